@@ -1,0 +1,31 @@
+# FCN on torchcaffe. `make setup` once, then `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SHARED ?= ../shared
+
+.PHONY: setup test golden proto clean
+
+setup:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+
+test:
+	@$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; \
+	exit $$rc
+
+# Check the engine against every case Caffe computed (../shared/caffe-golden), on a scratch copy
+# because the solver cases write snapshots where they run.
+golden:
+	@tmp=$$(mktemp -d) && cp -r $(SHARED)/caffe-golden $$tmp/ && chmod -R u+w $$tmp && \
+	$(PY) $(SHARED)/tools/check_golden.py $$tmp/caffe-golden | grep -v '^[0-9][0-9]:'; rc=$${PIPESTATUS[0]}; \
+	rm -rf $$tmp; exit $$rc
+
+proto:
+	torchcaffe/proto/generate.sh
+
+clean:
+	rm -rf build *.egg-info

@@ -1,0 +1,65 @@
+"""Caffe's weight fillers. The default (no filler given) is constant 0."""
+import math
+
+import torch
+
+from .errors import CaffeError
+
+
+def _fans(shape):
+    count = math.prod(shape)
+    fan_in = count // shape[0] if shape and shape[0] else count
+    fan_out = count // shape[1] if len(shape) > 1 and shape[1] else count
+    return fan_in, fan_out
+
+
+def _scale_n(param, shape):
+    fan_in, fan_out = _fans(shape)
+    norm = param.variance_norm
+    if norm == param.AVERAGE:
+        return (fan_in + fan_out) / 2.0
+    if norm == param.FAN_OUT:
+        return float(fan_out)
+    return float(fan_in)
+
+
+def bilinear_kernel(size):
+    """The size x size bilinear upsampling kernel Caffe's bilinear filler writes."""
+    f = math.ceil(size / 2.0)
+    c = (size - 1) / (2.0 * f)
+    ramp = 1 - torch.abs(torch.arange(size, dtype=torch.float64) / f - c)
+    return (ramp[:, None] * ramp[None, :]).float()
+
+
+def fill(param, shape):
+    """A new float32 CPU tensor of `shape` filled as FillerParameter `param` says."""
+    shape = tuple(shape)
+    kind = param.type
+    t = torch.empty(shape, dtype=torch.float32)
+    if kind == 'constant':
+        t.fill_(param.value)
+    elif kind == 'uniform':
+        t.uniform_(param.min, param.max)
+    elif kind == 'gaussian':
+        t.normal_(param.mean, param.std)
+        if param.sparse >= 0:
+            if not shape:
+                raise CaffeError('sparse gaussian filler needs a blob with at least one axis')
+            keep = torch.rand(shape) < param.sparse / shape[0]
+            t.mul_(keep)
+    elif kind == 'positive_unitball':
+        t.uniform_(0, 1)
+        rows = t.view(shape[0], -1) if shape else t.view(1, -1)
+        rows.div_(rows.sum(dim=1, keepdim=True))
+    elif kind == 'xavier':
+        scale = math.sqrt(3.0 / _scale_n(param, shape))
+        t.uniform_(-scale, scale)
+    elif kind == 'msra':
+        t.normal_(0.0, math.sqrt(2.0 / _scale_n(param, shape)))
+    elif kind == 'bilinear':
+        if len(shape) != 4 or shape[2] != shape[3]:
+            raise CaffeError('bilinear filler needs a 4-D blob with a square kernel, got %s' % (shape,))
+        t[...] = bilinear_kernel(shape[3])
+    else:
+        raise CaffeError('unknown filler type %r' % kind)
+    return t

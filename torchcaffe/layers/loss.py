@@ -1,0 +1,201 @@
+"""Classification layers: Softmax, SoftmaxWithLoss, Accuracy, ArgMax."""
+import numpy as np
+import torch
+
+from ..proto import caffe_pb2
+from .base import Layer, canonical_axis, register
+
+FLT_MIN = float(np.finfo(np.float32).tiny)
+
+
+def _outer_inner(shape, axis):
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return outer, inner
+
+
+def _labels(layer, label, outer, inner, n_class, ignore):
+    """Integer labels as (outer, inner), checked against the class range."""
+    if label.numel() != outer * inner:
+        layer.fail('label count (%d) must equal outer x inner (%d x %d) of the prediction'
+                   % (label.numel(), outer, inner))
+    lab = label.reshape(outer, inner).long()
+    if label.device.type != 'meta' and lab.numel():
+        bad = (lab < 0) | (lab >= n_class)
+        if ignore is not None:
+            bad &= lab != ignore
+        if bool(bad.any()):
+            value = int(lab[bad][0])
+            layer.fail('label value %d is outside the class range [0, %d)%s'
+                       % (value, n_class, '' if ignore is None else ' and is not ignore_label %d' % ignore))
+    return lab
+
+
+@register('Softmax')
+class Softmax(Layer):
+    num_bottoms = 1
+
+    def forward(self, bottoms, params):
+        x = bottoms[0]
+        return [torch.softmax(x, canonical_axis(self.param.softmax_param.axis, x.dim(), self))]
+
+
+class _SoftmaxLoss(torch.autograd.Function):
+    """-log(max(prob[label], FLT_MIN)) summed over valid pixels / normalizer.
+
+    Backward is Caffe's (prob - onehot) on valid pixels, which stays exact where
+    the clamp in the forward would have cut the gradient of the literal formula.
+    """
+
+    @staticmethod
+    def forward(ctx, x, lab, valid, normalizer, axis):
+        prob = torch.softmax(x, axis)
+        n_class = x.shape[axis]
+        outer = lab.shape[0]
+        p3 = prob.reshape(outer, n_class, -1)
+        safe = torch.where(valid, lab, 0)
+        picked = p3.gather(1, safe.unsqueeze(1)).squeeze(1)
+        logs = torch.log(torch.clamp(picked, min=FLT_MIN))
+        loss = -(logs * valid).sum() / normalizer
+        ctx.save_for_backward(prob, safe, valid)
+        ctx.meta = (normalizer, n_class, outer)
+        return loss, prob
+
+    @staticmethod
+    def backward(ctx, grad_loss, grad_prob):
+        prob, safe, valid = ctx.saved_tensors
+        normalizer, n_class, outer = ctx.meta
+        g = prob.clone().reshape(outer, n_class, -1)
+        g.scatter_add_(1, safe.unsqueeze(1), -torch.ones_like(g[:, :1]))
+        g.mul_(valid.unsqueeze(1))
+        g.mul_(grad_loss / normalizer)
+        return g.reshape(prob.shape), None, None, None, None
+
+
+def _normalizer(layer, mode, outer, inner, valid_count):
+    name = caffe_pb2.LossParameter.NormalizationMode.Name(mode)
+    value = {'FULL': outer * inner, 'VALID': valid_count, 'BATCH_SIZE': outer, 'NONE': 1}[name]
+    return max(1.0, float(value))
+
+
+@register('SoftmaxWithLoss')
+class SoftmaxWithLoss(Layer):
+    """Softmax + multinomial logistic loss, with Caffe's normalization modes and ignore_label."""
+    num_bottoms = 2
+    min_tops, max_tops = 1, 2
+    is_loss = True
+
+    def setup(self, bottom_shapes):
+        lp = self.param.loss_param
+        self.ignore = lp.ignore_label if lp.HasField('ignore_label') else None
+        if lp.HasField('normalization') or not lp.HasField('normalize'):
+            self.mode = lp.normalization
+        else:
+            self.mode = caffe_pb2.LossParameter.VALID if lp.normalize else caffe_pb2.LossParameter.BATCH_SIZE
+        self.axis = canonical_axis(self.param.softmax_param.axis, len(bottom_shapes[0]), self)
+
+    def allow_force_backward(self, bottom_index):
+        return bottom_index != 1
+
+    def forward(self, bottoms, params):
+        x, label = bottoms
+        outer, inner = _outer_inner(x.shape, self.axis)
+        n_class = x.shape[self.axis]
+        if x.device.type == 'meta':
+            loss, prob = x.new_empty(()), torch.empty_like(x)
+        else:
+            lab = _labels(self, label.detach(), outer, inner, n_class, self.ignore)
+            valid = lab != self.ignore if self.ignore is not None else torch.ones_like(lab, dtype=torch.bool)
+            count = int(valid.sum()) if self.ignore is not None else outer * inner
+            normalizer = _normalizer(self, self.mode, outer, inner, count)
+            loss, prob = _SoftmaxLoss.apply(x, lab, valid, normalizer, self.axis)
+        tops = [loss]
+        if len(self.param.top) > 1:
+            tops.append(prob)
+        return tops
+
+
+@register('Accuracy')
+class Accuracy(Layer):
+    """Top-k accuracy over non-ignored labels; optional per-class accuracy as a second top."""
+    num_bottoms = 2
+    min_tops, max_tops = 1, 2
+
+    def setup(self, bottom_shapes):
+        p = self.param.accuracy_param
+        self.top_k = p.top_k
+        self.ignore = p.ignore_label if p.HasField('ignore_label') else None
+        self.axis = canonical_axis(p.axis, len(bottom_shapes[0]), self)
+        if self.top_k > bottom_shapes[0][self.axis]:
+            self.fail('top_k (%d) exceeds the number of classes (%d)'
+                      % (self.top_k, bottom_shapes[0][self.axis]))
+
+    def allow_force_backward(self, bottom_index):
+        return False
+
+    def forward(self, bottoms, params):
+        x, label = bottoms
+        n_class = x.shape[self.axis]
+        outer, inner = _outer_inner(x.shape, self.axis)
+        tops = [x.new_zeros(())]
+        if len(self.param.top) > 1:
+            tops.append(x.new_zeros((n_class,)))
+        if x.device.type == 'meta':
+            return tops
+        x, label = x.detach(), label.detach()
+        lab = _labels(self, label, outer, inner, n_class, self.ignore)
+        valid = lab != self.ignore if self.ignore is not None else torch.ones_like(lab, dtype=torch.bool)
+        x3 = x.reshape(outer, n_class, inner)
+        safe = torch.where(valid, lab, 0)
+        true_score = x3.gather(1, safe.unsqueeze(1))
+        at_least = (x3 >= true_score).sum(1)          # counts the true class itself
+        correct = (at_least - 1 < self.top_k) & valid
+        count = int(valid.sum())
+        tops[0] = (correct.sum() / count if count else x.new_zeros(())).float()
+        if len(tops) > 1:
+            per = torch.bincount(lab[valid], minlength=n_class).float()
+            hits = torch.bincount(lab[correct], minlength=n_class).float()
+            tops[1] = torch.where(per > 0, hits / per.clamp(min=1), torch.zeros_like(per))
+        return tops
+
+
+@register('ArgMax')
+class ArgMax(Layer):
+    """Indices (or values) of the top_k largest entries; ties go to the larger index, as in Caffe."""
+    num_bottoms = 1
+
+    def setup(self, bottom_shapes):
+        p = self.param.argmax_param
+        self.top_k, self.out_max_val = p.top_k, p.out_max_val
+        shape = bottom_shapes[0]
+        self.axis = canonical_axis(p.axis, len(shape), self) if p.HasField('axis') else None
+        extent = shape[self.axis] if self.axis is not None else int(np.prod(shape[1:], dtype=np.int64))
+        if self.top_k > extent:
+            self.fail('top_k (%d) exceeds the %d values to choose from' % (self.top_k, extent))
+
+    def allow_force_backward(self, bottom_index):
+        return False
+
+    def _top_k(self, x, dim):
+        flipped = x.flip(dim)
+        values, idx = torch.sort(flipped, dim=dim, descending=True, stable=True)
+        k = torch.arange(self.top_k, device=x.device)
+        values, idx = values.index_select(dim, k), idx.index_select(dim, k)
+        return values, x.shape[dim] - 1 - idx
+
+    def forward(self, bottoms, params):
+        x = bottoms[0].detach()
+        if self.axis is not None:
+            shape = list(x.shape)
+            shape[self.axis] = self.top_k
+            if x.device.type == 'meta':
+                return [x.new_empty(shape)]
+            values, idx = self._top_k(x, self.axis)
+            return [values if self.out_max_val else idx.float()]
+        n = x.shape[0]
+        out_shape = [n, 2 if self.out_max_val else 1, self.top_k] + [1] * max(0, x.dim() - 3)
+        if x.device.type == 'meta':
+            return [x.new_empty(out_shape)]
+        values, idx = self._top_k(x.reshape(n, -1), 1)
+        out = torch.stack([idx.float(), values], 1) if self.out_max_val else idx.float().unsqueeze(1)
+        return [out.reshape(out_shape)]

@@ -1,0 +1,228 @@
+"""Spatial layers: Convolution, Deconvolution, Pooling, LRN, Crop."""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..proto import caffe_pb2
+from .base import Layer, canonical_axis, register
+
+
+def _pair(p, values, h_field, w_field, default, layer, what):
+    """One (h, w) geometry value from Caffe's repeated/scalar field or its _h/_w twins."""
+    if h_field and (p.HasField(h_field) or p.HasField(w_field)):
+        if values:
+            layer.fail('give %s either as %s or as %s/%s, not both' % (what, what, h_field, w_field))
+        if not (p.HasField(h_field) and p.HasField(w_field)):
+            layer.fail('%s and %s must be given together' % (h_field, w_field))
+        return getattr(p, h_field), getattr(p, w_field)
+    if not values:
+        return default, default
+    if len(values) == 1:
+        return values[0], values[0]
+    if len(values) == 2:
+        return values[0], values[1]
+    layer.fail('only 2-D %s is supported, got %d values' % (what, len(values)))
+
+
+def _conv_geometry(layer, p):
+    kernel = _pair(p, list(p.kernel_size), 'kernel_h', 'kernel_w', None, layer, 'kernel_size')
+    if kernel[0] is None:
+        layer.fail('kernel_size (or kernel_h and kernel_w) is required')
+    stride = _pair(p, list(p.stride), 'stride_h', 'stride_w', 1, layer, 'stride')
+    pad = _pair(p, list(p.pad), 'pad_h', 'pad_w', 0, layer, 'pad')
+    dilation = _pair(p, list(p.dilation), None, None, 1, layer, 'dilation')
+    if min(kernel) <= 0 or min(stride) <= 0 or min(dilation) <= 0 or min(pad) < 0:
+        layer.fail('kernel, stride and dilation must be positive and pad non-negative')
+    return kernel, stride, pad, dilation
+
+
+class _ConvBase(Layer):
+    num_bottoms = 1
+
+    def setup(self, bottom_shapes):
+        p = self.param.convolution_param
+        shape = bottom_shapes[0]
+        if p.axis != 1 and canonical_axis(p.axis, len(shape), self) != 1:
+            self.fail('only channel axis 1 is supported')
+        if len(shape) != 4:
+            self.fail('expects a 4-D bottom (N, C, H, W), got shape %s' % (shape,))
+        self.kernel, self.stride, self.pad, self.dilation = _conv_geometry(self, p)
+        self.group = p.group
+        if p.num_output <= 0:
+            self.fail('num_output must be positive')
+        channels = shape[1]
+        if channels % self.group or p.num_output % self.group:
+            self.fail('channels (%d) and num_output (%d) must both be divisible by group (%d)'
+                      % (channels, p.num_output, self.group))
+        self.channels = channels
+        self.add_param_blob(self.weight_shape(channels, p.num_output), p.weight_filler)
+        if p.bias_term:
+            self.add_param_blob((p.num_output,), p.bias_filler)
+
+    def check_input(self, x):
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            self.fail('bottom shape %s does not match the %d input channels set up'
+                      % (tuple(x.shape), self.channels))
+
+
+@register('Convolution')
+class Convolution(_ConvBase):
+    def weight_shape(self, channels, num_output):
+        return (num_output, channels // self.group) + tuple(self.kernel)
+
+    def forward(self, bottoms, params):
+        x = bottoms[0]
+        self.check_input(x)
+        bias = params[1] if len(params) > 1 else None
+        return [F.conv2d(x, params[0], bias, self.stride, self.pad, self.dilation, self.group)]
+
+
+@register('Deconvolution')
+class Deconvolution(_ConvBase):
+    def weight_shape(self, channels, num_output):
+        return (channels, num_output // self.group) + tuple(self.kernel)
+
+    def forward(self, bottoms, params):
+        x = bottoms[0]
+        self.check_input(x)
+        bias = params[1] if len(params) > 1 else None
+        return [F.conv_transpose2d(x, params[0], bias, self.stride, self.pad, 0,
+                                   self.group, self.dilation)]
+
+
+def caffe_pooled_size(size, kernel, stride, pad):
+    """Caffe's pooled extent: rounded up, minus a last window starting in the padding."""
+    out = int(math.ceil((size + 2 * pad - kernel) / stride)) + 1
+    if pad and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _torch_pooled_size(size, kernel, stride, pad):
+    out = -(-(size + 2 * pad - kernel) // stride) + 1
+    if (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def caffe_pool2d(x, method, kernel, stride, pad):
+    """Caffe's MAX or AVE pooling of an (N, C, H, W) tensor.
+
+    AVE divides by the window clipped to the padded extent (padding counts,
+    what lies beyond it does not); MAX never sees padding.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
+    H, W = x.shape[-2:]
+    oh, ow = caffe_pooled_size(H, kh, sh, ph), caffe_pooled_size(W, kw, sw, pw)
+    torch_agrees = ((oh, ow) == (_torch_pooled_size(H, kh, sh, ph), _torch_pooled_size(W, kw, sw, pw))
+                    and 2 * ph <= kh and 2 * pw <= kw)
+    if torch_agrees:
+        if method == 'MAX':
+            return F.max_pool2d(x, kernel, stride, pad, ceil_mode=True)
+        return F.avg_pool2d(x, kernel, stride, pad, ceil_mode=True, count_include_pad=True)
+    # General case: pad explicitly so every window Caffe visits exists.
+    extra_h = max(0, (oh - 1) * sh + kh - H - 2 * ph)
+    extra_w = max(0, (ow - 1) * sw + kw - W - 2 * pw)
+    if method == 'MAX':
+        padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h), value=-math.inf)
+        return F.max_pool2d(padded, kernel, stride)[..., :oh, :ow]
+    padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h))
+    sums = F.avg_pool2d(padded, kernel, stride, divisor_override=1)[..., :oh, :ow]
+    inside = torch.zeros((1, 1, H + 2 * ph + extra_h, W + 2 * pw + extra_w), dtype=x.dtype, device=x.device)
+    inside[..., :H + 2 * ph, :W + 2 * pw] = 1
+    counts = F.avg_pool2d(inside, kernel, stride, divisor_override=1)[..., :oh, :ow]
+    return sums / counts
+
+
+@register('Pooling')
+class Pooling(Layer):
+    num_bottoms = 1
+
+    def setup(self, bottom_shapes):
+        p = self.param.pooling_param
+        if len(bottom_shapes[0]) != 4:
+            self.fail('expects a 4-D bottom (N, C, H, W), got shape %s' % (bottom_shapes[0],))
+        self.method = caffe_pb2.PoolingParameter.PoolMethod.Name(p.pool)
+        if self.method not in ('MAX', 'AVE'):
+            self.fail('%s pooling is not supported (MAX and AVE are)' % self.method)
+        self.global_pooling = p.global_pooling
+        if self.global_pooling:
+            if p.HasField('kernel_size') or p.HasField('kernel_h') or p.HasField('kernel_w'):
+                self.fail('global_pooling and a kernel size cannot both be given')
+            self.stride, self.pad = (1, 1), (0, 0)
+            if p.pad or p.pad_h or p.pad_w or p.stride != 1:
+                self.fail('global_pooling requires pad 0 and stride 1')
+        else:
+            self.kernel = _pair(p, [p.kernel_size] if p.HasField('kernel_size') else [],
+                                'kernel_h', 'kernel_w', None, self, 'kernel_size')
+            if self.kernel[0] is None:
+                self.fail('kernel_size (or kernel_h and kernel_w) is required')
+            self.stride = _pair(p, [p.stride] if p.HasField('stride') else [],
+                                'stride_h', 'stride_w', 1, self, 'stride')
+            self.pad = _pair(p, [p.pad] if p.HasField('pad') else [], 'pad_h', 'pad_w', 0, self, 'pad')
+            if self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
+                self.fail('pad must be smaller than the kernel')
+
+    def forward(self, bottoms, params):
+        x = bottoms[0]
+        kernel = tuple(x.shape[-2:]) if self.global_pooling else self.kernel
+        return [caffe_pool2d(x, self.method, kernel, self.stride, self.pad)]
+
+
+@register('LRN')
+class LRN(Layer):
+    num_bottoms = 1
+
+    def setup(self, bottom_shapes):
+        p = self.param.lrn_param
+        if p.local_size % 2 == 0:
+            self.fail('local_size must be odd, got %d' % p.local_size)
+        if len(bottom_shapes[0]) != 4:
+            self.fail('expects a 4-D bottom (N, C, H, W)')
+        self.size, self.alpha, self.beta, self.k = p.local_size, p.alpha, p.beta, p.k
+        self.across = p.norm_region == caffe_pb2.LRNParameter.ACROSS_CHANNELS
+
+    def forward(self, bottoms, params):
+        x = bottoms[0]
+        half = (self.size - 1) // 2
+        if self.across:
+            sq = F.pad((x * x).unsqueeze(1), (0, 0, 0, 0, half, self.size - half - 1))
+            mean = F.avg_pool3d(sq, (self.size, 1, 1), stride=1).squeeze(1)
+            return [x * torch.pow(self.k + self.alpha * mean, -self.beta)]
+        size = (self.size, self.size)
+        mean = caffe_pool2d(x * x, 'AVE', size, (1, 1), (half, half))
+        return [x * torch.pow(1 + self.alpha * mean, -self.beta)]
+
+
+@register('Crop')
+class Crop(Layer):
+    """Crop bottom 0 to the shape of bottom 1 from `axis` on, at the given offsets."""
+    num_bottoms = 2
+
+    def setup(self, bottom_shapes):
+        p = self.param.crop_param
+        n_axes = len(bottom_shapes[0])
+        if len(bottom_shapes[1]) != n_axes:
+            self.fail('both bottoms need the same number of axes')
+        self.axis = canonical_axis(p.axis, n_axes, self)
+        offsets = list(p.offset)
+        n_crop = n_axes - self.axis
+        if len(offsets) > 1 and len(offsets) != n_crop:
+            self.fail('give one offset or one per cropped axis (%d), got %d' % (n_crop, len(offsets)))
+        self.offsets = offsets * n_crop if len(offsets) == 1 else (offsets or [0] * n_crop)
+
+    def allow_force_backward(self, bottom_index):
+        return bottom_index == 0
+
+    def forward(self, bottoms, params):
+        x, ref = bottoms
+        index = [slice(None)] * self.axis
+        for i, off in enumerate(self.offsets):
+            axis = self.axis + i
+            size = ref.shape[axis]
+            if off + size > x.shape[axis]:
+                self.fail('crop of size %d at offset %d exceeds axis %d of size %d'
+                          % (size, off, axis, x.shape[axis]))
+            index.append(slice(off, off + size))
+        return [x[tuple(index)]]
