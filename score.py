@@ -153,15 +153,19 @@ def do_seg_tests(net, iteration, save_format, dataset_ids, layer='score', gt='la
     """
     save_dir = save_format.format(iteration) if save_format else None
     hist, mean_loss = compute_hist(net, save_dir, dataset_ids, layer, gt, loss)
-    m = compute_metrics(hist)
+    print_seg_results(iteration, mean_loss, compute_metrics(hist))
+    return hist
+
+
+def print_seg_results(iteration, mean_loss, metrics):
+    """The seg-test log lines: loss (when known) and the four summary metrics."""
     stamp = '>>> %s Iteration %s' % (datetime.now(), iteration)
     if mean_loss is not None:
         print(stamp, 'loss', mean_loss)
     for key, title in [('overall_acc', 'overall accuracy'), ('mean_acc', 'mean accuracy'),
                        ('mean_iu', 'mean IU'), ('fwavacc', 'fwavacc')]:
-        print(stamp, title, m[key])
+        print(stamp, title, metrics[key])
     sys.stdout.flush()
-    return hist
 
 
 def seg_tests(solver, save_format, dataset_ids, layer='score', gt='label', loss='loss'):

@@ -3,7 +3,7 @@
     import torchcaffe as caffe
     net = caffe.Net('deploy.prototxt', caffe.TEST, weights='model.caffemodel')
 """
-from . import io
+from . import coord_map, io
 from .blob import Blob
 from .errors import CaffeError
 from .mode import set_device, set_mode_cpu, set_mode_gpu, set_random_seed
@@ -15,7 +15,7 @@ from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, 
 
 __all__ = ['AdaDeltaSolver', 'AdaGradSolver', 'AdamSolver', 'Blob', 'CaffeError', 'Layer',
            'NesterovSolver', 'Net', 'NetSpec', 'RMSPropSolver', 'SGDSolver', 'TEST', 'TRAIN',
-           'get_solver', 'io', 'layers', 'params', 'set_device', 'set_mode_cpu', 'set_mode_gpu',
+           'coord_map', 'get_solver', 'io', 'layers', 'params', 'set_device', 'set_mode_cpu', 'set_mode_gpu',
            'set_random_seed', 'to_proto']
 
 

@@ -129,6 +129,7 @@ class Net:
         self._decide_backward(param, layer_need, bottom_need, param_need)
         self._consumed_later = self._later_consumers()
         self._tape = {}
+        self._ran = None
 
     def _create_layer(self, lp):
         if lp.type == 'Python':
@@ -332,11 +333,25 @@ class Net:
             blob.set_tensor(t.detach())
 
     def _forward_range(self, start, end):
-        """Run layers start..end (inclusive)."""
+        """Run layers start..end (inclusive).
+
+        TRAIN nets (and force_backward nets) record for backward as they go; a
+        TEST net scores without that cost and re-records only if backward is asked.
+        """
         self._tape = {}
-        record = self._records and torch.is_grad_enabled()
+        record = self._records and torch.is_grad_enabled() and \
+            (self.phase == TRAIN or self._param.force_backward)
         for i in range(start, end + 1):
             self._run_layer(i, record)
+        self._ran = (start, end, record)
+
+    def _rerun_recording(self):
+        """Recompute the last forward's built-in layers with recording (Python layers keep their tops)."""
+        start, end, _ = self._ran
+        for i in range(start, end + 1):
+            if not self._is_python(self._layer_objs[i]):
+                self._run_layer(i, True)
+        self._ran = (start, end, True)
 
     def _loss(self):
         """Sum of loss tops times their weights, as Caffe's Forward returns it."""
@@ -350,6 +365,8 @@ class Net:
 
     def _backward_range(self, start, end):
         """Backward through layers start down to end (inclusive)."""
+        if self._records and self._ran is not None and not self._ran[2]:
+            self._rerun_recording()
         pending = {}
         seeds = set()
         for i in range(start, end - 1, -1):
@@ -383,6 +400,7 @@ class Net:
                 g = g.clone()
             self._blobs[name].set_diff_tensor(g)
         self._tape = {}
+        self._ran = self._ran[:2] + (False,)  # the tape is spent: another backward re-records
 
     def _backward_torch(self, i, layer, grads_out):
         if i not in self._tape:

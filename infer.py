@@ -1,0 +1,127 @@
+"""Segment images with a trained FCN: a palette label PNG of each image's size,
+plus an overlay to look at.
+
+    python infer.py image.jpg                      # voc-fcn8s with weights/voc-fcn8s.caffemodel
+    python infer.py photos/ more.png --net voc-fcn32s --weights my.caffemodel --out results/
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
+
+from backend import caffe
+import vis
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+# The ILSVRC mean in BGR order, subtracted from every input as in the FCN release.
+MEAN_BGR = np.array((104.00698793, 116.66876762, 122.67891434), dtype=np.float32)
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.ppm', '.webp')
+
+
+class InputError(Exception):
+    """An input image that cannot be segmented, with the reason."""
+
+
+def load_rgb(path):
+    """An image file as an RGB uint8 array, upright per its EXIF orientation."""
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
+                arr = np.asarray(im, dtype=np.float64)
+                peak = arr.max() or 1.0
+                im = Image.fromarray((arr * (255.0 / peak)).astype(np.uint8))
+            if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):
+                im = im.convert('RGBA')
+                background = Image.new('RGBA', im.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(background, im)
+            return np.asarray(im.convert('RGB'))
+    except FileNotFoundError:
+        raise InputError('no such file') from None
+    except UnidentifiedImageError:
+        raise InputError('not an image PIL can read') from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError('unreadable or truncated image (%s)' % e) from None
+
+
+def preprocess(rgb):
+    """RGB HxWx3 uint8 -> 1x3xHxW float32 BGR minus the mean, as the nets were trained."""
+    bgr = rgb[:, :, ::-1].astype(np.float32) - MEAN_BGR
+    return bgr.transpose(2, 0, 1)[None]
+
+
+def segment(net, rgb, score_blob='score'):
+    """Label map (HxW uint8) of one RGB image."""
+    x = preprocess(rgb)
+    data = net.blobs[net.inputs[0]]
+    data.reshape(*x.shape)
+    data.data[...] = x
+    net.reshape()
+    net.forward()
+    return net.blobs[score_blob].data[0].argmax(0).astype(np.uint8)
+
+
+def expand_inputs(paths):
+    """Files given directly, plus the images inside any folder given."""
+    files = []
+    for p in paths:
+        if os.path.isdir(p):
+            files += sorted(os.path.join(p, f) for f in os.listdir(p) if f.lower().endswith(IMAGE_EXTS))
+        else:
+            files.append(p)
+    return files
+
+
+def load_net(net_name, weights):
+    proto = os.path.join(ROOT, 'models', net_name, 'deploy.prototxt')
+    if not os.path.exists(proto):
+        raise SystemExit('no deploy net for %r (looked for %s)' % (net_name, proto))
+    weights = weights or os.path.join(ROOT, 'weights', '%s.caffemodel' % net_name)
+    if not os.path.exists(weights):
+        raise SystemExit('missing weights %s: run `make weights` for the published models or give --weights'
+                         % weights)
+    net = caffe.Net(proto, caffe.TEST, weights=weights)
+    channels = net.blobs[net.inputs[0]].shape[1]
+    if channels != 3:
+        raise SystemExit('%s takes %d-channel input; infer.py feeds RGB images' % (net_name, channels))
+    return net
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('images', nargs='+', help='image files or folders of images')
+    ap.add_argument('--net', default='voc-fcn8s', help='a folder under models/ with deploy.prototxt')
+    ap.add_argument('--weights', help='caffemodel (default weights/<net>.caffemodel)')
+    ap.add_argument('--out', default='out/infer', help='folder for <name>.png and <name>_overlay.jpg')
+    ap.add_argument('--gpu', type=int, help='CUDA device id (CPU when omitted)')
+    args = ap.parse_args(argv)
+    if args.gpu is not None:
+        caffe.set_device(args.gpu)
+        caffe.set_mode_gpu()
+    files = expand_inputs(args.images)
+    if not files:
+        raise SystemExit('no images found in %s' % ', '.join(args.images))
+    net = load_net(args.net, args.weights)
+    os.makedirs(args.out, exist_ok=True)
+    failed = 0
+    for path in tqdm(files, desc='segmenting', disable=None if len(files) > 1 else True):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        try:
+            rgb = load_rgb(path)
+        except InputError as e:
+            print('skipped %s: %s' % (path, e), file=sys.stderr)
+            failed += 1
+            continue
+        label = segment(net, rgb)
+        vis.save_label_png(os.path.join(args.out, stem + '.png'), label)
+        Image.fromarray(vis.overlay(rgb, label)).save(os.path.join(args.out, stem + '_overlay.jpg'), quality=92)
+    print('wrote %d label map(s) to %s%s' % (len(files) - failed, args.out,
+                                             '; %d input(s) skipped' % failed if failed else ''))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
