@@ -36,11 +36,16 @@ DATASETS = {
     'sbd': ('http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/benchmark.tgz',
             'benchmark.tgz', ('md5', '82b4d87ceb2ed10f6038a1cba92111cb'), 'sbdd',
             {'dataset': 'benchmark_RELEASE/dataset'}),
+    'voc2010': ('http://host.robots.ox.ac.uk/pascal/VOC/voc2010/VOCtrainval_03-May-2010.tar',
+                'VOCtrainval_03-May-2010.tar', None, 'pascal', {'VOC2010': 'VOCdevkit/VOC2010'}),
+    'context': ('http://www.cs.stanford.edu/~roozbeh/pascal-context/trainval.tar.gz',
+                'pascal-context-trainval.tar.gz', None, 'pascal-context', {}),
     'nyud': (DL + 'nyud.tar.gz', 'nyud.tar.gz', None, 'nyud', {}),
     'siftflow': ('http://www.cs.unc.edu/~jtighe/Papers/ECCV10/siftflow/SiftFlowDataset.zip',
-                 'SiftFlowDataset.zip', None, 'sift-flow', {}),
+                 'SiftFlowDataset.zip', None, 'sift-flow',
+                 {d: 'SiftFlowDataset/' + d for d in ('Images', 'SemanticLabels', 'GeoLabels')}),
 }
-GROUPS = {'voc': ['voc2011', 'sbd'], 'voc2012': ['voc2012']}
+GROUPS = {'voc': ['voc2011', 'sbd'], 'pascalcontext': ['voc2010', 'context']}
 
 # Weights land in weights/<name>.caffemodel, the names solve.py and infer.py look for.
 WEIGHT_FILES = {
