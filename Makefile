@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
 
-.PHONY: setup test golden proto clean
+.PHONY: setup test golden proto train weights data-voc clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,18 @@ golden:
 
 proto:
 	torchcaffe/proto/generate.sh
+
+# make train NET=fcn8s [GPU=0]: the paper's schedule (coarser nets first when their weights are missing).
+NET ?= fcn8s
+train:
+	$(PY) solve.py $(NET) $(if $(GPU),--gpu $(GPU))
+
+# Downloads happen only here, when asked.
+weights:
+	$(PY) data/download.py weights
+
+data-voc:
+	$(PY) data/download.py voc
 
 clean:
 	rm -rf build *.egg-info

@@ -543,6 +543,23 @@ class Net:
                                      % (name, mine_blob.shape, theirs.shape))
                 mine_blob.share_data(theirs)
 
+    def first_nonfinite(self):
+        """Where NaN/Inf first appears in the last pass: the earliest layer whose top or param is not finite."""
+        for name, layer, tops in zip(self._layer_names, self._layer_objs, self._tops):
+            for j, p in enumerate(layer.blobs):
+                if not bool(torch.isfinite(p.tensor).all()):
+                    return 'layer %r has a non-finite parameter %d' % (name, j)
+            for t in tops:
+                if not bool(torch.isfinite(self._blobs[t].tensor).all()):
+                    return 'layer %r is the first to output NaN/Inf (top %r)' % (name, t)
+        return 'no layer output is NaN/Inf; the loss itself overflowed'
+
+    def nonfinite_params(self):
+        """Names of layers with a NaN or Inf parameter value."""
+        flags = [(name, torch.stack([torch.isfinite(p.tensor).all() for p in layer.blobs]).all())
+                 for name, layer in zip(self._layer_names, self._layer_objs) if len(layer.blobs)]
+        return [name for name, ok in flags if not bool(ok)]
+
     def __repr__(self):
         return 'Net(%r, %d layers, phase=%s)' % (self.name, len(self._layer_objs),
                                                  'TRAIN' if self.phase == TRAIN else 'TEST')

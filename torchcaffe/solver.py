@@ -144,6 +144,10 @@ class Solver:
             for _ in range(p.iter_size):
                 loss += self.net.forward_backward()
             loss /= p.iter_size
+            if not math.isfinite(loss):
+                raise CaffeError('iteration %d: the loss is %s; %s. Training stopped before the update, '
+                                 'so the last snapshot is the last good state.'
+                                 % (self.iter, loss, self.net.first_nonfinite()))
             self._update_smoothed(loss, start_iter)
             if display:
                 self._display()
@@ -248,7 +252,14 @@ class Solver:
         return '%s_iter_%d%s' % (self.param.snapshot_prefix, self.iter, ext)
 
     def snapshot(self):
-        """Write <prefix>_iter_<N>.caffemodel, then .solverstate, each atomically."""
+        """Write <prefix>_iter_<N>.caffemodel, then .solverstate, each atomically.
+
+        Refuses (CaffeError) to snapshot weights that hold NaN or Inf.
+        """
+        bad = self.net.nonfinite_params()
+        if bad:
+            raise CaffeError('iteration %d: parameters of layer(s) %s hold NaN or Inf; not snapshotting them'
+                             % (self.iter, ', '.join(bad)))
         model = self._snapshot_name('.caffemodel')
         folder = os.path.dirname(os.path.abspath(model))
         if not os.path.isdir(folder):
