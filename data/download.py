@@ -13,6 +13,7 @@ to a .part file first, so an interrupted one never looks complete.
 import argparse
 import hashlib
 import os
+import shutil
 import sys
 import tarfile
 import urllib.request
@@ -45,6 +46,8 @@ DATASETS = {
                  'SiftFlowDataset.zip', None, 'sift-flow',
                  {d: 'SiftFlowDataset/' + d for d in ('Images', 'SemanticLabels', 'GeoLabels')}),
 }
+# Split lists of this repository the data layers read from inside the dataset.
+SPLITS = {'voc2011': [('pascal/seg11valid.txt', 'VOC2011')]}
 GROUPS = {'voc': ['voc2011', 'sbd'], 'pascalcontext': ['voc2010', 'context']}
 
 # Weights land in weights/<name>.caffemodel, the names solve.py and infer.py look for.
@@ -127,6 +130,10 @@ def get_dataset(name):
         path = os.path.join(into, link)
         if not os.path.lexists(path):
             os.symlink(target, path)
+    for split, voc in SPLITS.get(name, []):
+        dest = os.path.join(into, voc, 'ImageSets', 'Segmentation', os.path.basename(split))
+        shutil.copyfile(os.path.join(DATA, split), dest)
+        print('split %s -> %s' % (split, dest))
 
 
 def get_weights():
