@@ -57,16 +57,25 @@ def _zeros(shape):
 
 
 class Blob:
-    """Caffe's Blob as pycaffe shows it: `.data`, `.diff`, `.shape`, `.reshape`."""
+    """Caffe's Blob as pycaffe shows it: `.data`, `.diff`, `.shape`, `.reshape`.
 
-    def __init__(self, shape=()):
-        self._data = Synced(_zeros(tuple(int(d) for d in shape)))
+    Memory is allocated (as zeros) on first use, so tops that a layer computes
+    are never zero-filled first.
+    """
+
+    def __init__(self, shape=(), tensor=None):
+        if tensor is not None:
+            self._shape = tuple(tensor.shape)
+            self._data = Synced(tensor)
+        else:
+            self._shape = tuple(int(d) for d in shape)
+            self._data = None
         self._diff = None
 
     # -- pycaffe's view -------------------------------------------------
     @property
     def data(self):
-        return self._data.numpy()
+        return self._data_synced().numpy()
 
     @data.setter
     def data(self, value):
@@ -82,7 +91,7 @@ class Blob:
 
     @property
     def shape(self):
-        return self._data.shape
+        return self._shape
 
     @property
     def count(self):
@@ -108,15 +117,16 @@ class Blob:
         if any(d < 0 for d in shape):
             from .errors import CaffeError
             raise CaffeError('blob shape %s has a negative dimension' % (shape,))
-        if shape != self.shape:
-            self._data.set(_zeros(shape))
+        if shape != self._shape:
+            self._shape = shape
+            self._data = None
             self._diff = None
 
     # -- the engine's view ------------------------------------------------
     @property
     def tensor(self):
         """Device tensor of the data."""
-        return self._data.tensor
+        return self._data_synced().tensor
 
     @property
     def diff_tensor(self):
@@ -125,9 +135,14 @@ class Blob:
 
     def set_tensor(self, t):
         """Make a freshly computed tensor the blob's data (the diff survives a same-shape update)."""
-        if tuple(t.shape) != self.shape:
+        shape = tuple(t.shape)
+        if shape != self._shape:
+            self._shape = shape
             self._diff = None
-        self._data.set(t)
+        if self._data is None:
+            self._data = Synced(t)
+        else:
+            self._data.set(t)
 
     def set_diff_tensor(self, t):
         if self._diff is None:
@@ -137,11 +152,16 @@ class Blob:
 
     def share_data(self, other):
         """Use other's data memory from now on (Caffe's ShareData)."""
-        self._data = other._data
+        self._data = other._data_synced()
+
+    def _data_synced(self):
+        if self._data is None or self._data.shape != self._shape:
+            self._data = Synced(_zeros(self._shape))
+        return self._data
 
     def _diff_synced(self):
-        if self._diff is None or self._diff.shape != self.shape:
-            self._diff = Synced(_zeros(self.shape))
+        if self._diff is None or self._diff.shape != self._shape:
+            self._diff = Synced(_zeros(self._shape))
         return self._diff
 
     def __repr__(self):

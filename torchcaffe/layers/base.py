@@ -6,6 +6,7 @@ autograd when backward is needed, so Backward is never written twice.
 """
 import torch
 
+from .. import mode
 from ..blob import Blob
 from ..errors import CaffeError
 from ..fillers import fill
@@ -54,9 +55,7 @@ class Layer:
         """Read parameters and create learnable blobs; bottoms are known by shape."""
 
     def add_param_blob(self, shape, filler):
-        blob = Blob(shape)
-        blob.set_tensor(fill(filler, shape).to(blob.tensor.device))
-        self.blobs.append(blob)
+        self.blobs.append(Blob(tensor=fill(filler, shape).to(mode.device())))
 
     def fail(self, message):
         raise CaffeError('layer %r (%s): %s' % (self.param.name, self.type, message))
