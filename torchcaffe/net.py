@@ -79,6 +79,7 @@ class Net:
         self._loss_weights = []
         self._inputs = []
         self._param_owner = {}          # shared param name -> (blob, spec)
+        self._mult_given = {}           # id(learnable blob) -> {'lr_mult', 'decay_mult'} given so far
         self._learnable = []            # [blob, lr_mult, decay_mult], unique blobs
         learnable_index = {}
         layer_need, bottom_need, param_need = [], [], []
@@ -125,7 +126,7 @@ class Net:
             if need:
                 for t in lp.top:
                     blob_need[t] = True
-        self._outputs = [b for b in self._blobs if b in available]
+        self._outputs = sorted(b for b in self._blobs if b in available)   # Caffe: a std::set<string>
         self._decide_backward(param, layer_need, bottom_need, param_need)
         self._consumed_later = self._later_consumers()
         self._tape = {}
@@ -193,25 +194,38 @@ class Net:
                                      % (self._source, lp.name, spec.name, owner.shape, blob.shape))
                 layer.blobs[j] = owner
                 entry = self._learnable[learnable_index[id(owner)]]
-                if spec.HasField('lr_mult') and not owner_spec.HasField('lr_mult'):
-                    entry[1] = spec.lr_mult
-                if spec.HasField('decay_mult') and not owner_spec.HasField('decay_mult'):
-                    entry[2] = spec.decay_mult
+                for k, field in ((1, 'lr_mult'), (2, 'decay_mult')):
+                    if not spec.HasField(field):
+                        continue
+                    given = self._mult_given.setdefault(id(owner), set())
+                    if field in given:
+                        if getattr(spec, field) != entry[k]:
+                            raise CaffeError('%s: layer %r shares param %r with %s %g, but it already has %s %g'
+                                             % (self._source, lp.name, spec.name, field, getattr(spec, field),
+                                                field, entry[k]))
+                    else:
+                        entry[k] = getattr(spec, field)
+                        given.add(field)
             else:
                 if spec.name:
                     self._param_owner[spec.name] = (blob, spec)
                 learnable_index[id(blob)] = len(self._learnable)
                 self._learnable.append([blob, spec.lr_mult, spec.decay_mult])
+                self._mult_given[id(blob)] = {f for f in ('lr_mult', 'decay_mult') if spec.HasField(f)}
             need.append(spec.lr_mult != 0)
         return need
 
     def _decide_backward(self, param, layer_need, bottom_need, param_need):
         """Caffe's rules: only layers that feed a loss run backward, unless force_backward."""
-        under_loss, skip = set(), set()
+        under_loss, readers_skip = set(), {}
         for i in reversed(range(len(self._layer_objs))):
             tops = self._tops[i]
             contributes = any(self._loss_weights[i][j] or t in under_loss for j, t in enumerate(tops))
-            skip_all = all(t in skip for t in tops)
+            # Caffe gives each reader of a blob its own split copy: a top skips backward only
+            # when every later layer reading this version of it skips it.
+            skip_all = all(readers_skip.get(t, False) for t in tops)
+            for t in tops:
+                readers_skip.pop(t, None)
             if layer_need[i] and skip_all:
                 layer_need[i] = False
                 bottom_need[i] = [False] * len(bottom_need[i])
@@ -222,8 +236,7 @@ class Net:
                     under_loss.add(b)
                 else:
                     bottom_need[i][j] = False
-                if not bottom_need[i][j]:
-                    skip.add(b)
+                readers_skip[b] = readers_skip.get(b, True) and not bottom_need[i][j]
         if param.force_backward:
             for i, layer in enumerate(self._layer_objs):
                 layer_need[i] = True
@@ -320,6 +333,8 @@ class Net:
             return
         bt = [b.tensor for b in bottoms]
         pt = [p.tensor for p in layer.blobs]
+        if self._layer_need[i]:
+            self._seen[i] = bt              # what this layer read, should backward need to re-record it
         if record and self._layer_need[i]:
             bt = [t.detach().requires_grad_() if need else t for t, need in zip(bt, self._bottom_need[i])]
             pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
@@ -338,7 +353,7 @@ class Net:
         TRAIN nets (and force_backward nets) record for backward as they go; a
         TEST net scores without that cost and re-records only if backward is asked.
         """
-        self._tape = {}
+        self._tape, self._seen = {}, {}
         record = self._records and torch.is_grad_enabled() and \
             (self.phase == TRAIN or self._param.force_backward)
         for i in range(start, end + 1):
@@ -348,9 +363,13 @@ class Net:
     def _rerun_recording(self):
         """Recompute the last forward's built-in layers with recording (Python layers keep their tops)."""
         start, end, _ = self._ran
-        for i in range(start, end + 1):
-            if not self._is_python(self._layer_objs[i]):
-                self._run_layer(i, True)
+        for i, seen in self._seen.items():
+            layer = self._layer_objs[i]
+            bt = [t.detach().requires_grad_() if need else t for t, need in zip(seen, self._bottom_need[i])]
+            pt = [p.tensor for p in layer.blobs]
+            pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
+            with torch.enable_grad():
+                self._tape[i] = (bt, pt, layer.forward(bt, pt))
         self._ran = (start, end, True)
 
     def _loss(self):

@@ -26,6 +26,8 @@ log = logging.getLogger('torchcaffe')
 def learning_rate(p, it, current_step):
     """(rate, current_step) for iteration `it` under SolverParameter p's lr_policy."""
     policy = p.lr_policy
+    if policy in ('step', 'exp', 'inv', 'multistep', 'sigmoid') and p.gamma < 0:
+        raise CaffeError('lr_policy "%s" needs gamma >= 0 (got %g)' % (policy, p.gamma))
     if policy == 'fixed':
         return p.base_lr, current_step
     if policy == 'step':
@@ -72,6 +74,9 @@ class Solver:
         self.param = param
         if not param.HasField('snapshot_prefix') and path:
             param.snapshot_prefix = os.path.splitext(path)[0]
+        elif path and os.path.isdir(param.snapshot_prefix):
+            stem = os.path.splitext(os.path.basename(path))[0]
+            param.snapshot_prefix = os.path.join(param.snapshot_prefix, stem)
         if param.random_seed >= 0:
             mode.set_random_seed(param.random_seed)
         self._check()
@@ -92,6 +97,10 @@ class Solver:
             raise CaffeError('iter_size must be at least 1')
         if p.regularization_type not in ('L1', 'L2'):
             raise CaffeError('unknown regularization_type %r (L1 or L2)' % p.regularization_type)
+        if self.type in ('AdaGrad', 'RMSProp') and p.momentum != 0:
+            raise CaffeError('momentum cannot be used with %s (got %g)' % (self.type, p.momentum))
+        if self.type == 'RMSProp' and not 0 <= p.rms_decay < 1:
+            raise CaffeError('rms_decay must be in [0, 1) (got %g)' % p.rms_decay)
         if p.snapshot_format != caffe_pb2.SolverParameter.BINARYPROTO:
             raise CaffeError('only snapshot_format BINARYPROTO is supported')
 

@@ -1,0 +1,52 @@
+"""Helpers shared by the engine tests: where the carried Caffe data lives,
+Caffe's error measure, and small nets written inline as prototxt text."""
+from pathlib import Path
+
+import numpy as np
+
+import torchcaffe as caffe
+from torchcaffe.proto import caffe_pb2
+
+TESTS = Path(__file__).resolve().parents[1]
+GOLDEN = TESTS / 'golden'
+REAL_MODELS = TESTS / 'real_models'
+
+# Tolerances of tests/golden/README.md (max abs error / max abs reference).
+FWD_TOL, BWD_TOL, SOLVER_TOL = 1e-4, 1e-3, 2e-3
+
+
+def rel_err(got, want):
+    """max |got - want| / max |want| (the 1e-6 keeps an all-zero reference finite).
+
+    The shapes must agree exactly; a shape mismatch is an infinite error."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return float('inf')
+    if not want.size:
+        return 0.0
+    return float(np.abs(got - want).max() / (np.abs(want).max() + 1e-6))
+
+
+def net_param(text):
+    """A NetParameter parsed from prototxt text."""
+    return caffe.io.parse_text(text, caffe_pb2.NetParameter())
+
+
+def make_net(text, phase=caffe.TEST, **kwargs):
+    """A Net built from prototxt text (no file needed)."""
+    return caffe.Net(net_param(text), phase, **kwargs)
+
+
+def write(path, text):
+    """Write text to path; returns the path as a string."""
+    path = Path(path)
+    path.write_text(text)
+    return str(path)
+
+
+def input_layer(name, shape):
+    """Prototxt of an Input layer with one top of the given shape."""
+    dims = ' '.join('dim: %d' % d for d in shape)
+    return ('layer { name: "%s" type: "Input" top: "%s" input_param { shape { %s } } }\n'
+            % (name, name, dims))
