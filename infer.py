@@ -76,9 +76,12 @@ def expand_inputs(paths):
 
 
 def load_net(net_name, weights):
-    proto = os.path.join(ROOT, 'models', net_name, 'deploy.prototxt')
+    """The deploy net of models/<net_name> (or of a folder given as a path) with its weights."""
+    folder = net_name if os.path.isdir(net_name) else os.path.join(ROOT, 'models', net_name)
+    proto = os.path.join(folder, 'deploy.prototxt')
     if not os.path.exists(proto):
         raise SystemExit('no deploy net for %r (looked for %s)' % (net_name, proto))
+    net_name = os.path.basename(os.path.normpath(folder))
     weights = weights or os.path.join(ROOT, 'weights', '%s.caffemodel' % net_name)
     if not os.path.exists(weights):
         raise SystemExit('missing weights %s: run `make weights` for the published models or give --weights'
@@ -93,7 +96,7 @@ def load_net(net_name, weights):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('images', nargs='+', help='image files or folders of images')
-    ap.add_argument('--net', default='voc-fcn8s', help='a folder under models/ with deploy.prototxt')
+    ap.add_argument('--net', default='voc-fcn8s', help='a net under models/, or a folder with deploy.prototxt')
     ap.add_argument('--weights', help='caffemodel (default weights/<net>.caffemodel)')
     ap.add_argument('--out', default='out/infer', help='folder for <name>.png and <name>_overlay.jpg')
     ap.add_argument('--gpu', type=int, help='CUDA device id (CPU when omitted)')
