@@ -49,9 +49,13 @@ INIT = {
     'pascalcontext-fcn8s': ('net', 'pascalcontext-fcn16s'),
 }
 
-# Validation ids each family scores on during training.
-VAL_IDS = {'voc': 'data/pascal/seg11valid.txt', 'nyud': 'data/nyud/val.txt',
-           'siftflow': 'data/sift-flow/test.txt', 'pascalcontext': 'data/pascal/seg11valid.txt'}
+# The ids each family's val/test net reads, in its data layer's order (for seg tests and evaluate.py).
+VAL_IDS = {'voc': 'data/pascal/seg11valid.txt', 'nyud': 'data/nyud/test.txt',
+           'siftflow': 'data/sift-flow/test.txt',
+           'pascalcontext': 'data/pascal/VOC2010/ImageSets/Main/val.txt'}
+
+# Blobs the seg tests read, (score, ground truth), where a family differs from ('score', 'label').
+SEG_OUTPUTS = {'siftflow': ('score_sem', 'sem')}
 
 SNAPSHOT_RE = re.compile(r'_iter_(\d+)\.solverstate$')
 
@@ -171,12 +175,22 @@ class CSVLog:
             csv.writer(f).writerow(row)
 
 
-def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None, resume=True,
-          layer='score', gt='label'):
-    """Train one net to max_iter; returns the path of its newest snapshot caffemodel."""
+def seg_outputs(name):
+    """(score blob, ground-truth blob) that seg tests compare for a net."""
+    return SEG_OUTPUTS.get(name.split('-')[0], ('score', 'label'))
+
+
+def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None, resume=True, out=None,
+          save_segs=False):
+    """Train one net to max_iter; returns the path of its newest snapshot caffemodel.
+
+    Outputs go to `out` (default out/<net>); a run finding snapshots there resumes from the newest.
+    With save_segs, each seg test also writes its predictions as PNGs into out/segs-iter<N>/.
+    """
     ndir = net_dir(name)
     name = os.path.basename(os.path.normpath(ndir))
-    odir = out_dir(name)
+    layer, gt = seg_outputs(name)
+    odir = out or out_dir(name)
     if gpu is not None:
         caffe.set_device(gpu)
         caffe.set_mode_gpu()
@@ -197,14 +211,15 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
         if ids and solver.test_nets:
             test_net = solver.test_nets[0]
             test_net.share_with(solver.net)
-            save_dir = os.path.join(odir, 'segs-iter%d' % solver.iter)
+            save_dir = os.path.join(odir, 'segs-iter%d' % solver.iter) if save_segs else None
             hist, loss = score.compute_hist(test_net, save_dir, ids, layer=layer, gt=gt)
             metrics = score.compute_metrics(hist)
             score.print_seg_results(solver.iter, loss, metrics)
             log.write(solver.iter, loss, metrics)
     if not param.snapshot or solver.iter % param.snapshot:
         solver.snapshot()
-    return final_weights(name)
+    snap = latest_snapshot(odir)
+    return snap[1][:-len('.solverstate')] + '.caffemodel'
 
 
 def train_chain(name, **kwargs):
@@ -226,10 +241,12 @@ def main(argv=None):
     ap.add_argument('--gpu', type=int, help='CUDA device id (CPU when omitted)')
     ap.add_argument('--no-resume', action='store_true', help='ignore existing snapshots')
     ap.add_argument('--no-chain', action='store_true', help='do not train the coarser nets first')
+    ap.add_argument('--save-segs', action='store_true', help='write each seg test\'s predictions as PNGs')
     args = ap.parse_args(argv)
+    os.chdir(ROOT)   # the prototxts' data paths are relative to the repository root
     run = train if args.no_chain else train_chain
     path = run(args.net, weights=args.weights, iters=args.iters, test_interval=args.test_interval,
-               val=args.val, gpu=args.gpu, resume=not args.no_resume)
+               val=args.val, gpu=args.gpu, resume=not args.no_resume, save_segs=args.save_segs)
     print('weights: %s' % path)
 
 

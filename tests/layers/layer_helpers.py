@@ -7,22 +7,10 @@ import scipy.io
 import scipy.sparse
 from PIL import Image
 
+import vis
 from backend import caffe
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def voc_palette():
-    """The PASCAL VOC colour map (bit-interleaved), 256 entries, flat for putpalette."""
-    pal = np.zeros((256, 3), dtype=np.uint8)
-    for k in range(256):
-        c, shift = k, 7
-        while c:
-            for ch in range(3):
-                pal[k, ch] |= ((c >> ch) & 1) << shift
-            c >>= 3
-            shift -= 1
-    return pal.reshape(-1).tolist()
 
 
 def rand_rgb(rng, h, w):
@@ -43,7 +31,7 @@ def save_png(path, array_or_image):
 def save_palette_png(path, label):
     """A VOC-style label: palette PNG whose pixel values are the class indices."""
     im = Image.fromarray(np.asarray(label, dtype=np.uint8))
-    im.putpalette(voc_palette())  # an 'L' image given a palette becomes 'P', indices kept
+    im.putpalette(vis.PALETTE.reshape(-1).tolist())  # an 'L' image given a palette becomes 'P', indices kept
     assert im.mode == 'P'
     save_png(path, im)
 
