@@ -278,6 +278,10 @@ class Net:
         return OrderedDict(zip(self._layer_names, self._layer_objs))
 
     @property
+    def _blob_names(self):
+        return list(self._blobs)
+
+    @property
     def inputs(self):
         return list(self._inputs)
 
@@ -487,6 +491,28 @@ class Net:
                 self._blobs[name].diff[...] = value
         self._backward_range(start_i, end_i)
         return {name: self._blobs[name].diff for name in OrderedDict.fromkeys(outputs)}
+
+    def forward_all(self, blobs=None, **kwargs):
+        """Forward whole arrays of inputs in batches of the input blobs' size; returns full outputs."""
+        if not kwargs:
+            raise CaffeError('forward_all needs input arrays, e.g. forward_all(data=array)')
+        arrays = {k: np.asarray(v) for k, v in kwargs.items()}
+        total = len(next(iter(arrays.values())))
+        if any(len(a) != total for a in arrays.values()):
+            raise CaffeError('forward_all: input arrays differ in length')
+        batch = self._blobs[next(iter(arrays))].shape[0]
+        collected = {}
+        for start in range(0, total, batch):
+            chunk = {}
+            for k, a in arrays.items():
+                part = a[start:start + batch]
+                if len(part) < batch:
+                    pad = np.zeros((batch - len(part),) + part.shape[1:], part.dtype)
+                    part = np.concatenate([part, pad])
+                chunk[k] = part
+            for name, value in self.forward(blobs=blobs, **chunk).items():
+                collected.setdefault(name, []).append(np.array(value))
+        return {name: np.concatenate(parts)[:total] for name, parts in collected.items()}
 
     def forward_backward(self):
         """One forward and backward pass; returns the loss (Caffe's ForwardBackward)."""

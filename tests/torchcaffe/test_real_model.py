@@ -53,3 +53,12 @@ def test_lenet_accuracy_equals_caffe(expected):
     preds = np.concatenate(preds)
     assert np.mean(preds == target) == caffe_acc
     assert np.array_equal(preds, prob_ref.argmax(1))
+
+
+def test_forward_all_batches_and_trims_the_padding(expected):
+    """forward_all feeds 100 digits through the 64-image input in two batches, the last one padded."""
+    net = _lenet()
+    assert net.blobs['data'].shape[0] == 64
+    out = net.forward_all(data=expected['x'][:100])
+    assert out['prob'].shape == (100, 10)
+    assert rel_err(out['prob'], expected['prob'][:100]) <= 1e-4
