@@ -17,7 +17,14 @@ what lets its published caffemodels load into these nets by layer name:
 * the data layers (:func:`voc_data`, :func:`nyud_data`, :func:`siftflow_data`,
   :func:`pascalcontext_data`), the deploy input (:func:`deploy_input`) and the
   loss (:func:`softmax_loss`);
-* :func:`write_prototxts`, which every net.py calls to write its files.
+* whole nets: :func:`fcn_net`, the frame every FCN shares (data layer or
+  deploy input, the net's body, the loss), and the families built on it,
+  :func:`voc_fcn`, :func:`pascalcontext_fcn`, :func:`siftflow_fcn` (by output
+  stride) and :func:`nyud_fcn` (by input modality), with the (file, split)
+  names of their prototxts (``VOC_SPLITS`` ...);
+* :func:`net_script`, which every net.py calls last: it gives the net.py its
+  ``prototxts()`` and ``make_net()`` and, run as a script, writes the files
+  (through :func:`write_prototxts`).
 
 Paths in the data layers' param_str are relative to the net's folder
 (models/<name>/), where the solver runs, as in the reference release.
@@ -337,12 +344,102 @@ def fcn_head(n, feat, ref, nout, stride=32, suffix='', pool4=None, pool3=None, s
     return n['score' + s]
 
 
-def vgg16_fcn(n, data, nout, stride, suffix='', train=True, scales=None):
-    """VGG16 trunk + convolutionalized fc6/fc7 + FCN-<stride>s head; returns the score."""
-    vgg16_trunk(n, data)
+def vgg16_fcn(n, data, nout, stride, suffix='', train=True, scales=None, first_conv=None):
+    """VGG16 trunk + convolutionalized fc6/fc7 + FCN-<stride>s head; returns the score.
+
+    ``first_conv`` renames conv1_1 (see :func:`vgg16_trunk`).
+    """
+    vgg16_trunk(n, data, first_conv=first_conv)
     feat = fc_head(n, n.pool5, train=train)
     return fcn_head(n, feat, data, nout, stride=stride, suffix=suffix, pool4=n.pool4,
                     pool3=n.pool3, scales=scales)
+
+
+# -- whole nets --------------------------------------------------------------------------
+VOC_CLASSES = 21        # 20 classes + background
+CONTEXT_CLASSES = 60    # 59 classes + background
+NYUD_CLASSES = 40
+# SIFT Flow's two tasks on one trunk: (name suffix, classes, label top, loss); the
+# semantic loss is plain 'loss', as in the reference release.
+SIFTFLOW_TASKS = (('_sem', 33, 'sem', 'loss'), ('_geo', 3, 'geo', 'loss_geo'))
+
+# (file, split) of each family's prototxts, named as in the reference release.
+VOC_SPLITS = (('train.prototxt', 'train'), ('val.prototxt', 'seg11valid'),
+              ('deploy.prototxt', 'deploy'))
+CONTEXT_SPLITS = (('train.prototxt', 'train'), ('val.prototxt', 'val'),
+                  ('deploy.prototxt', 'deploy'))
+NYUD_SPLITS = SIFTFLOW_SPLITS = (('trainval.prototxt', 'trainval'), ('test.prototxt', 'test'),
+                                 ('deploy.prototxt', 'deploy'))
+
+
+def _name_tops(n, names, tops):
+    """Assign ``tops`` (a Top or a tuple of them) to ``n`` under ``names``, in order."""
+    tops = tops if isinstance(tops, tuple) else (tops,)
+    if len(tops) != len(names):
+        raise ValueError('%d tops for %d names %r' % (len(tops), len(names), tuple(names)))
+    for name, top in zip(names, tops):
+        n[name] = top
+
+
+def fcn_net(split, data, body, tops=('data', 'label'), inputs=(('data', DEPLOY_SHAPE),),
+            loss=True, normalize=False):
+    """One FCN's NetParameter for ``split``: 'deploy', or a split of its dataset.
+
+    A train/val net names the tops of its data layer ``data(split)`` after
+    ``tops``; the deploy net has instead an Input layer with one top per
+    ``(name, shape)`` of ``inputs``.  ``body(n, train)`` builds the net on
+    them into NetSpec ``n``.  With ``loss``, a train/val net then ends in
+    ``loss``, the softmax loss of ``score`` against ``label`` (``normalize``
+    as in :func:`softmax_loss`); a net with other losses adds them in ``body``.
+    """
+    n = caffe.NetSpec()
+    train = split != 'deploy'
+    if train:
+        _name_tops(n, tops, data(split))
+    else:
+        _name_tops(n, [name for name, _ in inputs], deploy_input(*[s for _, s in inputs]))
+    body(n, train)
+    if train and loss:
+        n.loss = softmax_loss(n.score, n.label, normalize=normalize)
+    return n.to_proto()
+
+
+def vgg16_body(nout, stride, scales=None, first_conv=None):
+    """An :func:`fcn_net` body: :func:`vgg16_fcn` from ``data`` to ``score``."""
+    def body(n, train):
+        vgg16_fcn(n, n.data, nout, stride, train=train, scales=scales, first_conv=first_conv)
+    return body
+
+
+def voc_fcn(stride, split, scales=None):
+    """FCN-<stride>s (VGG16) on PASCAL VOC (SBD for 'train'); ``scales``: fixed skip
+    scales, as FCN-8s at-once has (see :func:`fcn_head`)."""
+    return fcn_net(split, voc_data, vgg16_body(VOC_CLASSES, stride, scales=scales))
+
+
+def pascalcontext_fcn(stride, split):
+    """FCN-<stride>s (VGG16) on the 59-class PASCAL-Context task (+ background)."""
+    return fcn_net(split, pascalcontext_data, vgg16_body(CONTEXT_CLASSES, stride))
+
+
+def nyud_fcn(modality, split):
+    """FCN-32s (VGG16) on one NYUDv2 modality ('color' or 'hha'), read as ``data``."""
+    return fcn_net(split, lambda s: nyud_data(s, [modality, 'label']),
+                   vgg16_body(NYUD_CLASSES, 32))
+
+
+def siftflow_fcn(stride, split):
+    """FCN-<stride>s (VGG16) on SIFT Flow: one trunk, a score head and loss per task
+    of ``SIFTFLOW_TASKS`` (score_sem/loss, score_geo/loss_geo)."""
+    def body(n, train):
+        vgg16_trunk(n, n.data)
+        feat = fc_head(n, n.pool5, train=train)
+        for suffix, nout, label, loss in SIFTFLOW_TASKS:
+            score = fcn_head(n, feat, n.data, nout, stride=stride, suffix=suffix,
+                             pool4=n.pool4, pool3=n.pool3)
+            if train:
+                n[loss] = softmax_loss(score, n[label])
+    return fcn_net(split, siftflow_data, body, tops=('data', 'sem', 'geo'), loss=False)
 
 
 # -- files -------------------------------------------------------------------------------
@@ -354,13 +451,41 @@ def prototxt_text(proto):
 def write_prototxts(net_dir, fns):
     """Write each ``{file name: NetParameter or function returning one}`` into net_dir.
 
-    Returns the paths written, in order.
+    A file name may have folders (e.g. vgg16/deploy.prototxt); they are made
+    as needed.  Returns the paths written, in order.
     """
     paths = []
     for fname, spec in fns.items():
         proto = spec() if callable(spec) else spec
         path = os.path.join(net_dir, fname)
+        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
         with open(path, 'w') as f:
             f.write(prototxt_text(proto))
         paths.append(path)
     return paths
+
+
+def net_script(module_name, module_file, fcn, splits):
+    """The ``prototxts()`` and ``make_net()`` of a models/<name>/net.py, which ends in::
+
+        prototxts, make_net = C.net_script(__name__, __file__, fcn, C.VOC_SPLITS)
+
+    ``splits`` are (file name, split) pairs: prototxts() maps each file name
+    to ``fcn(split)``, in order; make_net(net_dir) writes them into net_dir
+    (by default the net.py's own folder) and returns their paths.  When the
+    net.py runs as a script (``module_name`` is '__main__') its prototxts are
+    written here, wherever it was run from.
+    """
+    here = os.path.dirname(os.path.abspath(module_file))
+
+    def prototxts():
+        """{file name: NetParameter} of this net, in order."""
+        return OrderedDict((fname, fcn(split)) for fname, split in splits)
+
+    def make_net(net_dir=here):
+        """Write the prototxts into net_dir (the net's folder by default); returns their paths."""
+        return write_prototxts(net_dir, prototxts())
+
+    if module_name == '__main__':
+        make_net()
+    return prototxts, make_net

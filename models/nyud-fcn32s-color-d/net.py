@@ -10,44 +10,25 @@ Run `python models/nyud-fcn32s-color-d/net.py` to rewrite them.
 """
 import os
 import sys
-from collections import OrderedDict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from models import common as C  # noqa: E402
 
-TOPS = ['color', 'depth', 'label']
+TOPS = ('color', 'depth', 'label')
+
+
+def body(n, train):
+    if train:
+        n.data = C.L.Concat(n.color, n.depth)
+    C.vgg16_fcn(n, n.data, C.NYUD_CLASSES, 32, train=train, first_conv='conv1_1_bgrd')
 
 
 def fcn(split):
-    n = C.caffe.NetSpec()
-    train = split != 'deploy'
-    if train:
-        n.color, n.depth, n.label = C.nyud_data(split, TOPS)
-        n.data = C.L.Concat(n.color, n.depth)
-    else:
-        n.data = C.deploy_input((1, 4, 500, 500))
-    C.vgg16_trunk(n, n.data, first_conv='conv1_1_bgrd')
-    feat = C.fc_head(n, n.pool5, train=train)
-    C.fcn_head(n, feat, n.data, 40, stride=32)
-    if train:
-        n.loss = C.softmax_loss(n.score, n.label)
-    return n.to_proto()
+    return C.fcn_net(split, lambda s: C.nyud_data(s, TOPS), body, tops=TOPS,
+                     inputs=[('data', (1, 4, 500, 500))])
 
 
-def prototxts():
-    return OrderedDict([('trainval.prototxt', fcn('trainval')),
-                        ('test.prototxt', fcn('test')),
-                        ('deploy.prototxt', fcn('deploy'))])
-
-
-def make_net(net_dir=HERE):
-    """Write the prototxts into net_dir (this folder by default)."""
-    return C.write_prototxts(net_dir, prototxts())
-
-
-if __name__ == '__main__':
-    make_net()
+prototxts, make_net = C.net_script(__name__, __file__, fcn, C.NYUD_SPLITS)

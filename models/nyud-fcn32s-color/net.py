@@ -4,41 +4,16 @@ Run `python models/nyud-fcn32s-color/net.py` to rewrite them.
 """
 import os
 import sys
-from collections import OrderedDict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from models import common as C  # noqa: E402
 
-TOPS = ['color', 'label']
-
 
 def fcn(split):
-    n = C.caffe.NetSpec()
-    train = split != 'deploy'
-    if train:
-        n.data, n.label = C.nyud_data(split, TOPS)
-    else:
-        n.data = C.deploy_input()
-    C.vgg16_fcn(n, n.data, 40, stride=32, train=train)
-    if train:
-        n.loss = C.softmax_loss(n.score, n.label)
-    return n.to_proto()
+    return C.nyud_fcn('color', split)
 
 
-def prototxts():
-    return OrderedDict([('trainval.prototxt', fcn('trainval')),
-                        ('test.prototxt', fcn('test')),
-                        ('deploy.prototxt', fcn('deploy'))])
-
-
-def make_net(net_dir=HERE):
-    """Write the prototxts into net_dir (this folder by default)."""
-    return C.write_prototxts(net_dir, prototxts())
-
-
-if __name__ == '__main__':
-    make_net()
+prototxts, make_net = C.net_script(__name__, __file__, fcn, C.NYUD_SPLITS)

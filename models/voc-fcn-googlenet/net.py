@@ -9,45 +9,26 @@ Run `python models/voc-fcn-googlenet/net.py` to rewrite them.
 """
 import os
 import sys
-from collections import OrderedDict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from models import common as C  # noqa: E402
 
 
-def fcn(split):
-    n = C.caffe.NetSpec()
-    train = split != 'deploy'
-    if train:
-        n.data, n.label = C.voc_data(split)
-    else:
-        n.data = C.deploy_input()
+def body(n, train):
     feat = C.googlenet_trunk(n, n.data, pad=100)
     if train:
         # GoogLeNet's own dropout (0.4), which followed the discarded pooling
         n['inception_5b/drop'] = C.dropout(feat, 0.4)
         feat = n['inception_5b/drop']
     # a 63-pixel kernel keeps the x32 upsampling aligned on whole pixels
-    C.fcn_head(n, feat, n.data, 21, stride=32, up_ks=63)
-    if train:
-        n.loss = C.softmax_loss(n.score, n.label, normalize=True)
-    return n.to_proto()
+    C.fcn_head(n, feat, n.data, C.VOC_CLASSES, stride=32, up_ks=63)
 
 
-def prototxts():
-    return OrderedDict([('train.prototxt', fcn('train')),
-                        ('val.prototxt', fcn('seg11valid')),
-                        ('deploy.prototxt', fcn('deploy'))])
+def fcn(split):
+    return C.fcn_net(split, C.voc_data, body, normalize=True)
 
 
-def make_net(net_dir=HERE):
-    """Write the prototxts into net_dir (this folder by default)."""
-    return C.write_prototxts(net_dir, prototxts())
-
-
-if __name__ == '__main__':
-    make_net()
+prototxts, make_net = C.net_script(__name__, __file__, fcn, C.VOC_SPLITS)

@@ -9,6 +9,9 @@ import ast
 import importlib
 import math
 import os
+import shutil
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -152,6 +155,35 @@ def test_make_net_writes_the_files(tmp_path):
         ['deploy.prototxt', 'train.prototxt', 'val.prototxt']
     for p in paths:
         assert open(p).read() == open(os.path.join(MODELS, 'voc-fcn8s', os.path.basename(p))).read()
+
+
+def test_ilsvrc_make_net_makes_its_subfolders(tmp_path):
+    paths = load('ilsvrc').make_net(str(tmp_path))
+    rel = [os.path.relpath(p, str(tmp_path)) for p in paths]
+    assert rel == [os.path.join(c, 'deploy.prototxt') for c in ('vgg16', 'caffenet', 'googlenet')]
+    for r in rel:
+        assert open(os.path.join(str(tmp_path), r)).read() == \
+            open(os.path.join(MODELS, 'ilsvrc', r)).read()
+
+
+def test_net_py_runs_as_a_script_from_anywhere(tmp_path):
+    """`python models/<net>/net.py` writes the net's prototxts beside it, whatever the
+    working directory (here a copy of models/, so the repository is not written)."""
+    copy = tmp_path / 'models'
+    (copy / 'voc-fcn8s').mkdir(parents=True)
+    for f in ('__init__.py', 'common.py', os.path.join('voc-fcn8s', 'net.py')):
+        shutil.copy(os.path.join(MODELS, f), str(copy / f))
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(MODELS))   # backend, torchcaffe
+    subprocess.run([sys.executable, str(copy / 'voc-fcn8s' / 'net.py')], cwd=str(elsewhere),
+                   env=env, check=True)
+    assert sorted(os.listdir(str(copy / 'voc-fcn8s'))) == \
+        ['deploy.prototxt', 'net.py', 'train.prototxt', 'val.prototxt']
+    for f in ('deploy.prototxt', 'train.prototxt', 'val.prototxt'):
+        assert (copy / 'voc-fcn8s' / f).read_text() == \
+            open(os.path.join(MODELS, 'voc-fcn8s', f)).read()
+    assert os.listdir(str(elsewhere)) == []
 
 
 @pytest.mark.parametrize('name', FCNS)
