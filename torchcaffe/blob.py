@@ -6,10 +6,28 @@ touching `.data` or `.diff` downloads a host copy that becomes the truth: it is
 uploaded before the next computation reads the blob, and nothing is copied
 for blobs nobody looked at.
 """
+import os
+
 import numpy as np
 import torch
 
 from . import mode
+from .errors import CaffeError
+
+# The largest single blob the engine will allocate (bytes of float32); a hostile or mistaken
+# prototxt asking for more gets a CaffeError instead of exhausting memory.
+MAX_BLOB_BYTES = int(os.environ.get('TORCHCAFFE_MAX_BLOB_BYTES', 16 << 30))
+
+
+def check_size(shape):
+    """CaffeError if a float32 blob of `shape` would exceed MAX_BLOB_BYTES."""
+    count = 1
+    for d in shape:
+        count *= int(d)
+    if count * 4 > MAX_BLOB_BYTES:
+        raise CaffeError('a blob of shape %s would take %.1f GiB, over the limit of %.1f GiB '
+                         '(TORCHCAFFE_MAX_BLOB_BYTES)' % (tuple(shape), count * 4 / 2 ** 30,
+                                                          MAX_BLOB_BYTES / 2 ** 30))
 
 
 class Synced:
@@ -53,6 +71,7 @@ class Synced:
 
 
 def _zeros(shape):
+    check_size(shape)
     return torch.zeros(shape, dtype=torch.float32, device=mode.device())
 
 
@@ -115,8 +134,8 @@ class Blob:
             shape = shape[0]
         shape = tuple(int(d) for d in shape)
         if any(d < 0 for d in shape):
-            from .errors import CaffeError
             raise CaffeError('blob shape %s has a negative dimension' % (shape,))
+        check_size(shape)
         if shape != self._shape:
             self._shape = shape
             self._data = None

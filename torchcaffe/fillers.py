@@ -3,6 +3,7 @@ import math
 
 import torch
 
+from .blob import check_size
 from .errors import CaffeError
 
 
@@ -34,6 +35,7 @@ def bilinear_kernel(size):
 def fill(param, shape):
     """A new float32 CPU tensor of `shape` filled as FillerParameter `param` says."""
     shape = tuple(shape)
+    check_size(shape)
     kind = param.type
     t = torch.empty(shape, dtype=torch.float32)
     if kind == 'constant':

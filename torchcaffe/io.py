@@ -27,6 +27,8 @@ def parse_text(text, msg, source='<string>'):
     """Merge prototxt text into msg; a syntax error names source, line and column."""
     try:
         text_format.Merge(text, msg)
+    except RecursionError:
+        raise CaffeError('%s: malformed prototxt: messages nested too deeply' % source) from None
     except text_format.ParseError as e:
         line, col = e.GetLine(), e.GetColumn()
         where = '%s:%s:%s' % (source, line, col) if line else source

@@ -8,6 +8,7 @@ can walk the layers in reverse like Caffe does: blob diffs are explicit, an
 in-place layer turns its top diff into its bottom diff, and a blob read by
 several layers gets the sum of their diffs (what Caffe's Split layers do).
 """
+import contextlib
 import os
 from collections import OrderedDict
 
@@ -161,8 +162,10 @@ class Net:
             for blob, shape in zip(tops, layer.input_shapes(len(tops))):
                 blob.reshape(shape)
         else:
-            layer.setup([b.shape for b in bottoms])
-            for blob, shape in zip(tops, layer.top_shapes([b.shape for b in bottoms])):
+            with self._layer_errors(lp.name, lp.type, bottoms, 'set up'):
+                layer.setup([b.shape for b in bottoms])
+                shapes = layer.top_shapes([b.shape for b in bottoms])
+            for blob, shape in zip(tops, shapes):
                 blob.reshape(shape)
         weights = list(lp.loss_weight)
         if not weights and getattr(layer, 'is_loss', False):
@@ -256,6 +259,19 @@ class Net:
             consumed.append(row)
         return consumed
 
+    @contextlib.contextmanager
+    def _layer_errors(self, name, type_, bottoms, doing):
+        """Turn a computation error inside a built-in layer into a CaffeError naming it and its inputs."""
+        try:
+            yield
+        except CaffeError:
+            raise
+        except (RuntimeError, ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError) as e:
+            shapes = ', '.join(str(b.shape) for b in bottoms) or 'none'
+            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CaffeError('%s: cannot %s layer %r (%s) on bottom shapes %s: %s'
+                             % (self._source, doing, name, type_, shapes, detail)) from e
+
     @staticmethod
     def _is_python(layer):
         return not isinstance(layer, BuiltinLayer)
@@ -339,15 +355,16 @@ class Net:
         pt = [p.tensor for p in layer.blobs]
         if self._layer_need[i]:
             self._seen[i] = bt              # what this layer read, should backward need to re-record it
-        if record and self._layer_need[i]:
-            bt = [t.detach().requires_grad_() if need else t for t, need in zip(bt, self._bottom_need[i])]
-            pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
-            with torch.enable_grad():
-                out = layer.forward(bt, pt)
-            self._tape[i] = (bt, pt, out)
-        else:
-            with torch.no_grad():
-                out = layer.forward(bt, pt)
+        with self._layer_errors(lp.name, lp.type, bottoms, 'run'):
+            if record and self._layer_need[i]:
+                bt = [t.detach().requires_grad_() if need else t for t, need in zip(bt, self._bottom_need[i])]
+                pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
+                with torch.enable_grad():
+                    out = layer.forward(bt, pt)
+                self._tape[i] = (bt, pt, out)
+            else:
+                with torch.no_grad():
+                    out = layer.forward(bt, pt)
         for blob, t in zip(tops, out):
             blob.set_tensor(t.detach())
 
@@ -529,7 +546,10 @@ class Net:
                 if self._is_python(layer):
                     layer.reshape(bottoms, tops)
                 elif not getattr(layer, 'passive', False):
-                    for blob, shape in zip(tops, layer.top_shapes([b.shape for b in bottoms])):
+                    lp = self._layer_params[i]
+                    with self._layer_errors(lp.name, lp.type, bottoms, 'reshape'):
+                        shapes = layer.top_shapes([b.shape for b in bottoms])
+                    for blob, shape in zip(tops, shapes):
                         blob.reshape(shape)
 
     # -- weights ------------------------------------------------------------------

@@ -307,6 +307,8 @@ class Solver:
     @staticmethod
     def _locate(learned_net, state_file):
         """The caffemodel a solverstate names: as written, or beside the solverstate if moved."""
+        if not isinstance(learned_net, str):
+            raise CaffeError('%s is corrupt: the weights file it names is not valid text' % state_file)
         if os.path.exists(learned_net):
             return learned_net
         beside = os.path.join(os.path.dirname(state_file), os.path.basename(learned_net))
