@@ -150,14 +150,9 @@ class Net:
         bottoms = [self._blobs[b] for b in lp.bottom]
         tops = [self._blobs[t] for t in lp.top]
         if self._is_python(layer):
-            try:
+            with self._python_errors(lp.name, 'setup'):
                 layer.setup(bottoms, tops)
                 layer.reshape(bottoms, tops)
-            except CaffeError:
-                raise
-            except Exception as e:
-                raise CaffeError('Python layer %r failed in setup: %s: %s'
-                                 % (lp.name, type(e).__name__, e)) from e
         elif getattr(layer, 'passive', False):
             for blob, shape in zip(tops, layer.input_shapes(len(tops))):
                 blob.reshape(shape)
@@ -273,6 +268,17 @@ class Net:
                              % (self._source, doing, name, type_, shapes, detail)) from e
 
     @staticmethod
+    @contextlib.contextmanager
+    def _python_errors(name, doing):
+        """Any exception from a user's Python layer becomes a CaffeError naming the layer and the step."""
+        try:
+            yield
+        except CaffeError:
+            raise
+        except Exception as e:
+            raise CaffeError('Python layer %r failed in %s: %s: %s' % (name, doing, type(e).__name__, e)) from e
+
+    @staticmethod
     def _is_python(layer):
         return not isinstance(layer, BuiltinLayer)
 
@@ -340,14 +346,9 @@ class Net:
         bottoms = [self._blobs[b] for b in self._bottoms[i]]
         tops = [self._blobs[t] for t in self._tops[i]]
         if self._is_python(layer):
-            try:
+            with self._python_errors(lp.name, 'forward'):
                 layer.reshape(bottoms, tops)
                 layer.forward(bottoms, tops)
-            except CaffeError:
-                raise
-            except Exception as e:
-                raise CaffeError('Python layer %r failed in forward: %s: %s'
-                                 % (lp.name, type(e).__name__, e)) from e
             return
         if getattr(layer, 'passive', False):
             return
@@ -469,11 +470,8 @@ class Net:
                 blob.diff[...] = 0
             elif g.data_ptr() != blob.diff_tensor.data_ptr():
                 blob.set_diff_tensor(g.clone())
-        try:
+        with self._python_errors(self._layer_names[i], 'backward'):
             layer.backward(tops, list(self._bottom_need[i]), bottoms)
-        except Exception as e:
-            raise CaffeError('Python layer %r failed in backward: %s: %s'
-                             % (self._layer_names[i], type(e).__name__, e)) from e
         return [b.diff_tensor.clone() if need else None for b, need in zip(bottoms, self._bottom_need[i])]
 
     def forward(self, blobs=None, start=None, end=None, **kwargs):
@@ -544,7 +542,8 @@ class Net:
                 bottoms = [self._blobs[b] for b in self._bottoms[i]]
                 tops = [self._blobs[t] for t in self._tops[i]]
                 if self._is_python(layer):
-                    layer.reshape(bottoms, tops)
+                    with self._python_errors(self._layer_names[i], 'reshape'):
+                        layer.reshape(bottoms, tops)
                 elif not getattr(layer, 'passive', False):
                     lp = self._layer_params[i]
                     with self._layer_errors(lp.name, lp.type, bottoms, 'reshape'):
