@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
 
-.PHONY: setup test golden proto train weights data-voc clean
+.PHONY: setup test golden proto nets demo train weights data-voc clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ golden:
 
 proto:
 	torchcaffe/proto/generate.sh
+
+# Regenerate every net's prototxts from its NetSpec script.
+nets:
+	$(PY) models/generate.py
+
+# Generate the synthetic shapes task, train a slim FCN-8s from scratch on the CPU, score, segment.
+demo:
+	$(PY) demo.py
 
 # make train NET=fcn8s [GPU=0]: the paper's schedule (coarser nets first when their weights are missing).
 NET ?= fcn8s
