@@ -52,7 +52,8 @@ INIT = {
 # The ids each family's val/test net reads, in its data layer's order (for seg tests and evaluate.py).
 VAL_IDS = {'voc': 'data/pascal/seg11valid.txt', 'nyud': 'data/nyud/test.txt',
            'siftflow': 'data/sift-flow/test.txt',
-           'pascalcontext': 'data/pascal/VOC2010/ImageSets/Main/val.txt'}
+           'pascalcontext': 'data/pascal/VOC2010/ImageSets/Main/val.txt',
+           'shapes': 'data/shapes/generated/ImageSets/Segmentation/val.txt'}
 
 # Blobs the seg tests read, (score, ground truth), where a family differs from ('score', 'label').
 SEG_OUTPUTS = {'siftflow': ('score_sem', 'sem')}
