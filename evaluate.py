@@ -44,9 +44,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     ndir = solve.net_dir(args.net)
     name = os.path.basename(ndir)
-    weights = args.weights or os.path.join(solve.ROOT, 'weights', name + '.caffemodel')
-    if not os.path.exists(weights):
-        raise SystemExit('missing weights %s: run `make weights` or give --weights' % weights)
+    weights = solve.weights_file(name, args.weights)
     if args.gpu is not None:
         caffe.set_device(args.gpu)
         caffe.set_mode_gpu()

@@ -13,6 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from backend import caffe
+import solve
 import vis
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -82,11 +83,7 @@ def load_net(net_name, weights):
     if not os.path.exists(proto):
         raise SystemExit('no deploy net for %r (looked for %s)' % (net_name, proto))
     net_name = os.path.basename(os.path.normpath(folder))
-    weights = weights or os.path.join(ROOT, 'weights', '%s.caffemodel' % net_name)
-    if not os.path.exists(weights):
-        raise SystemExit('missing weights %s: run `make weights` for the published models or give --weights'
-                         % weights)
-    net = caffe.Net(proto, caffe.TEST, weights=weights)
+    net = caffe.Net(proto, caffe.TEST, weights=solve.weights_file(net_name, weights))
     channels = net.blobs[net.inputs[0]].shape[1]
     if channels != 3:
         raise SystemExit('%s takes %d-channel input; infer.py feeds RGB images' % (net_name, channels))

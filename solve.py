@@ -99,12 +99,17 @@ def resolve_solver(ndir, odir, iters=None):
     return path, param
 
 
+def model_of(state):
+    """The caffemodel written with a solverstate: same prefix and iteration."""
+    return state[:-len('.solverstate')] + '.caffemodel'
+
+
 def latest_snapshot(odir):
     """(iteration, solverstate) of the newest snapshot whose caffemodel is also complete, or None."""
     best = None
     for state in glob.glob(os.path.join(odir, 'snapshots', '*_iter_*.solverstate')):
         m = SNAPSHOT_RE.search(state)
-        model = state[:-len('.solverstate')] + '.caffemodel'
+        model = model_of(state)
         if m and os.path.exists(model) and (best is None or int(m.group(1)) > best[0]):
             best = (int(m.group(1)), state)
     return best
@@ -113,16 +118,20 @@ def latest_snapshot(odir):
 def final_weights(name):
     """The trained weights of a net: the newest snapshot caffemodel in out/<net>/snapshots."""
     snap = latest_snapshot(out_dir(name))
-    return None if snap is None else snap[1][:-len('.solverstate')] + '.caffemodel'
+    return None if snap is None else model_of(snap[1])
+
+
+def weights_file(name, given=None):
+    """The caffemodel to load: `given`, else weights/<name>.caffemodel from `make weights`; exits if missing."""
+    path = given or os.path.join(ROOT, 'weights', '%s.caffemodel' % name)
+    if not os.path.exists(path):
+        sys.exit('missing weights %s: run `make weights` to download it, or give the file with --weights' % path)
+    return path
 
 
 def classifier_weights(name):
     """models/ilsvrc/<name>: its deploy prototxt and the downloaded caffemodel."""
-    folder = os.path.join(ROOT, 'models', 'ilsvrc', name)
-    weights = os.path.join(ROOT, 'weights', '%s.caffemodel' % name)
-    if not os.path.exists(weights):
-        sys.exit('missing %s: run `make weights` to download the ILSVRC %s caffemodel' % (weights, name))
-    return os.path.join(folder, 'deploy.prototxt'), weights
+    return os.path.join(ROOT, 'models', 'ilsvrc', name, 'deploy.prototxt'), weights_file(name)
 
 
 def initialize(solver, name, weights=None):
@@ -220,7 +229,7 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
     if not param.snapshot or solver.iter % param.snapshot:
         solver.snapshot()
     snap = latest_snapshot(odir)
-    return snap[1][:-len('.solverstate')] + '.caffemodel'
+    return model_of(snap[1])
 
 
 def train_chain(name, **kwargs):
