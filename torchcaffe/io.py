@@ -64,10 +64,6 @@ def write_binary(path, msg):
     write_atomic(path, msg.SerializeToString())
 
 
-def write_text(path, msg):
-    write_atomic(path, text_format.MessageToString(msg).encode('utf-8'))
-
-
 def write_atomic(path, data):
     """Write bytes so that path holds either the old file or the whole new one."""
     path = os.fspath(path)

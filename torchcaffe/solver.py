@@ -187,10 +187,6 @@ class Solver:
             self._smoothed += (loss - self._losses[idx]) / average
             self._losses[idx] = loss
 
-    @property
-    def smoothed_loss(self):
-        return self._smoothed
-
     def _display(self):
         last_iter, last_time = self._last_display
         now = time.time()
