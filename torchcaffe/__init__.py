@@ -3,10 +3,10 @@
     import torchcaffe as caffe
     net = caffe.Net('deploy.prototxt', caffe.TEST, weights='model.caffemodel')
 """
-from . import coord_map, io
+from . import coord_map, distributed, io, timing
 from .blob import Blob
 from .errors import CaffeError
-from .mode import set_device, set_mode_cpu, set_mode_gpu, set_random_seed
+from .mode import set_device, set_fast_mode, set_faithful_mode, set_mode_cpu, set_mode_gpu, set_random_seed
 from .net import TEST, TRAIN, Net
 from .net_spec import NetSpec, layers, params, to_proto
 from .python_layer import Layer
@@ -15,7 +15,7 @@ from .solver import (AdaDeltaSolver, AdaGradSolver, AdamSolver, NesterovSolver, 
 
 __all__ = ['AdaDeltaSolver', 'AdaGradSolver', 'AdamSolver', 'Blob', 'CaffeError', 'Layer',
            'NesterovSolver', 'Net', 'NetSpec', 'RMSPropSolver', 'SGDSolver', 'TEST', 'TRAIN',
-           'coord_map', 'get_solver', 'io', 'layers', 'params', 'set_device', 'set_mode_cpu', 'set_mode_gpu',
+           'coord_map', 'distributed', 'get_solver', 'io', 'layers', 'params', 'timing', 'set_device', 'set_fast_mode', 'set_faithful_mode', 'set_mode_cpu', 'set_mode_gpu',
            'set_random_seed', 'to_proto']
 
 

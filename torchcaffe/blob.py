@@ -58,7 +58,12 @@ class Synced:
         self._host = None
 
     def numpy(self):
-        """A writable numpy array of the value (a view of the memory on the CPU)."""
+        """A writable numpy array of the value (a view of the memory on the CPU).
+
+        A value fast mode computed in bfloat16 becomes float32 here, as pycaffe shows every blob.
+        """
+        if self._t.dtype != torch.float32:
+            self._t = self._t.float()
         if self._t.device.type == 'cpu':
             return self._t.numpy()
         if self._host is None:

@@ -1,19 +1,47 @@
-"""Global compute mode, as in Caffe: CPU or one GPU, plus the random seed.
+"""Global compute mode, as in Caffe: CPU or one GPU, the random seed, and the arithmetic.
 
 The faithful default keeps float32 arithmetic exact to IEEE single precision:
-TF32 is switched off whenever a GPU mode is selected.
+TF32 stays off on a GPU.  Fast mode is an explicit opt-in that trades that
+exactness for speed (bf16 autocast, TF32, channels_last, cuDNN autotuning);
+`make bench` measures how far its outputs move.
 """
+import contextlib
+from dataclasses import dataclass
+
 import torch
 
 _device = torch.device('cpu')
 _gpu_index = 0
 
 
+@dataclass(frozen=True)
+class Arithmetic:
+    """How layers compute: the faithful float32 path unless a field is switched on."""
+    bf16: bool = False            # convolutions and matrix products in bfloat16 (torch.autocast)
+    tf32: bool = False            # float32 matmul/convolution on TF32 tensor cores (CUDA)
+    channels_last: bool = False   # NHWC memory layout for convolution inputs and weights
+    cudnn_benchmark: bool = False  # let cuDNN time its algorithms per shape (CUDA)
+
+    @property
+    def faithful(self):
+        return self == FAITHFUL
+
+
+FAITHFUL = Arithmetic()
+FAST = Arithmetic(bf16=True, tf32=True, channels_last=True, cudnn_benchmark=True)
+_arithmetic = FAITHFUL
+
+
+def _apply_backend_flags():
+    torch.backends.cuda.matmul.allow_tf32 = _arithmetic.tf32
+    torch.backends.cudnn.allow_tf32 = _arithmetic.tf32
+    torch.backends.cudnn.benchmark = _arithmetic.cudnn_benchmark
+
+
 def set_mode_cpu():
     """Run every net on the CPU."""
     global _device
     _device = torch.device('cpu')
-_gpu_index = 0
 
 
 def set_mode_gpu():
@@ -22,8 +50,7 @@ def set_mode_gpu():
     if not torch.cuda.is_available():
         from .errors import CaffeError
         raise CaffeError('set_mode_gpu: no CUDA device is available to PyTorch')
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    _apply_backend_flags()
     _device = torch.device('cuda', _gpu_index)
 
 
@@ -43,3 +70,35 @@ def device():
 def set_random_seed(seed):
     """Seed the fillers and Dropout, like Caffe::set_random_seed."""
     torch.manual_seed(seed)
+
+
+def set_fast_mode(bf16=True, tf32=True, channels_last=True, cudnn_benchmark=True):
+    """Opt into faster, not bit-faithful arithmetic; each part can be left off."""
+    global _arithmetic
+    _arithmetic = Arithmetic(bf16=bf16, tf32=tf32, channels_last=channels_last,
+                             cudnn_benchmark=cudnn_benchmark)
+    _apply_backend_flags()
+
+
+def set_faithful_mode():
+    """Back to Caffe's float32 arithmetic (the default)."""
+    global _arithmetic
+    _arithmetic = FAITHFUL
+    _apply_backend_flags()
+
+
+def arithmetic():
+    """The Arithmetic in force."""
+    return _arithmetic
+
+
+def autocast():
+    """The context layers compute in: bf16 autocast in fast mode, nothing otherwise."""
+    if _arithmetic.bf16:
+        return torch.autocast(_device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def memory_format():
+    """The layout convolutions use: channels_last in fast mode, contiguous otherwise."""
+    return torch.channels_last if _arithmetic.channels_last else torch.contiguous_format

@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from . import io
+from . import io, mode
 from .blob import Blob
 from .errors import CaffeError
 from .layers import REGISTRY
@@ -132,6 +132,7 @@ class Net:
         self._consumed_later = self._later_consumers()
         self._tape = {}
         self._ran = None
+        self._timer = None   # a timing.LayerTimes while one is attached
 
     def _create_layer(self, lp):
         if lp.type == 'Python':
@@ -378,8 +379,13 @@ class Net:
         self._tape, self._seen = {}, {}
         record = self._records and torch.is_grad_enabled() and \
             (self.phase == TRAIN or self._param.force_backward)
-        for i in range(start, end + 1):
-            self._run_layer(i, record)
+        timer = self._timer
+        with mode.autocast():
+            for i in range(start, end + 1):
+                since = timer and timer.clock()
+                self._run_layer(i, record)
+                if timer:
+                    timer.record('forward', i, since)
         self._ran = (start, end, record)
 
     def _rerun_recording(self):
@@ -390,7 +396,7 @@ class Net:
             bt = [t.detach().requires_grad_() if need else t for t, need in zip(seen, self._bottom_need[i])]
             pt = [p.tensor for p in layer.blobs]
             pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
-            with torch.enable_grad():
+            with torch.enable_grad(), mode.autocast():
                 self._tape[i] = (bt, pt, layer.forward(bt, pt))
         self._ran = (start, end, True)
 
@@ -410,9 +416,11 @@ class Net:
             self._rerun_recording()
         pending = {}
         seeds = set()
+        timer = self._timer
         for i in range(start, end - 1, -1):
             if not self._layer_need[i] or getattr(self._layer_objs[i], 'passive', False):
                 continue
+            since = timer and timer.clock()
             grads_out = []
             for j, t in enumerate(self._tops[i]):
                 if self._consumed_later[i][j]:
@@ -436,6 +444,8 @@ class Net:
                     pending[b] = g
                 else:
                     pending[b] = pending[b] + g
+            if timer:
+                timer.record('backward', i, since)
         for name, g in pending.items():
             if g.data_ptr() in seeds:
                 g = g.clone()

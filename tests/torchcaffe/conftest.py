@@ -8,10 +8,12 @@ import torchcaffe as caffe
 
 @pytest.fixture(autouse=True)
 def _cpu_and_seed():
-    """Every test runs in CPU mode from a known random state."""
+    """Every test runs in CPU mode, with faithful arithmetic, from a known random state."""
     caffe.set_mode_cpu()
+    caffe.set_faithful_mode()
     caffe.set_random_seed(1701)
     yield
+    caffe.set_faithful_mode()
 
 
 @pytest.fixture

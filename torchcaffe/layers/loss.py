@@ -99,6 +99,7 @@ class SoftmaxWithLoss(Layer):
 
     def forward(self, bottoms, params):
         x, label = bottoms
+        x = x.float()   # the loss in float32 even when fast mode computed the scores in bf16
         outer, inner = _outer_inner(x.shape, self.axis)
         n_class = x.shape[self.axis]
         if x.device.type == 'meta':

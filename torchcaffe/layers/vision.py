@@ -4,6 +4,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import mode
 from ..proto import caffe_pb2
 from .base import Layer, canonical_axis, register
 
@@ -60,10 +61,16 @@ class _ConvBase(Layer):
         if p.bias_term:
             self.add_param_blob((p.num_output,), p.bias_filler)
 
-    def check_input(self, x):
+    def inputs(self, bottoms, params):
+        """(input, weight, bias) after checking the input, in fast mode's layout if chosen."""
+        x, weight = bottoms[0], params[0]
         if x.dim() != 4 or x.shape[1] != self.channels:
             self.fail('bottom shape %s does not match the %d input channels set up'
                       % (tuple(x.shape), self.channels))
+        fmt = mode.memory_format()
+        if fmt is not torch.contiguous_format:
+            x, weight = x.contiguous(memory_format=fmt), weight.contiguous(memory_format=fmt)
+        return x, weight, params[1] if len(params) > 1 else None
 
 
 @register('Convolution')
@@ -72,10 +79,8 @@ class Convolution(_ConvBase):
         return (num_output, channels // self.group) + tuple(self.kernel)
 
     def forward(self, bottoms, params):
-        x = bottoms[0]
-        self.check_input(x)
-        bias = params[1] if len(params) > 1 else None
-        return [F.conv2d(x, params[0], bias, self.stride, self.pad, self.dilation, self.group)]
+        x, weight, bias = self.inputs(bottoms, params)
+        return [F.conv2d(x, weight, bias, self.stride, self.pad, self.dilation, self.group)]
 
 
 @register('Deconvolution')
@@ -84,11 +89,8 @@ class Deconvolution(_ConvBase):
         return (channels, num_output // self.group) + tuple(self.kernel)
 
     def forward(self, bottoms, params):
-        x = bottoms[0]
-        self.check_input(x)
-        bias = params[1] if len(params) > 1 else None
-        return [F.conv_transpose2d(x, params[0], bias, self.stride, self.pad, 0,
-                                   self.group, self.dilation)]
+        x, weight, bias = self.inputs(bottoms, params)
+        return [F.conv_transpose2d(x, weight, bias, self.stride, self.pad, 0, self.group, self.dilation)]
 
 
 def caffe_pooled_size(size, kernel, stride, pad):
