@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from . import io, mode
+from . import distributed, io, mode
 from .errors import CaffeError
 from .net import TEST, TRAIN, Net
 from .proto import caffe_pb2
@@ -89,6 +89,8 @@ class Solver:
         self.history += [torch.zeros_like(b.tensor) for _ in range(self.extra_history) for b in params]
         self._losses, self._smoothed = [], 0.0
         self._last_display = (0, time.time())
+        self._ranks_agree = False   # whether every rank holds rank 0's weights (data-parallel runs)
+        self._callbacks = []
 
     # -- construction -----------------------------------------------------------
     def _check(self):
@@ -137,22 +139,42 @@ class Solver:
         return nets
 
     # -- running ------------------------------------------------------------------
+    def add_callback(self, on_start, on_gradients_ready):
+        """Call on_start() at the start of every iteration and on_gradients_ready() before its update."""
+        self._callbacks.append((on_start, on_gradients_ready))
+
+    @property
+    def smoothed_loss(self):
+        """The loss averaged over the last average_loss iterations, as the display shows it."""
+        return self._smoothed
+
     def step(self, iters):
         """Run `iters` iterations, as Caffe's Solver::Step."""
         p = self.param
         start_iter = self.iter
         stop_iter = self.iter + iters
         self._losses, self._smoothed = [], 0.0
+        parallel = distributed.active()
+        root = distributed.rank() == 0
+        if parallel and not self._ranks_agree:
+            distributed.broadcast_data([b for blobs in self.net.params.values() for b in blobs])
+            self._ranks_agree = True
         while self.iter < stop_iter:
+            for on_start, _ in self._callbacks:
+                on_start()
             for blob in self.net.learnable_params:
                 blob.diff_tensor.zero_()
-            if p.test_interval and self.iter % p.test_interval == 0 and (self.iter > 0 or p.test_initialization):
+            if root and p.test_interval and self.iter % p.test_interval == 0 and \
+                    (self.iter > 0 or p.test_initialization):
                 self.test_all()
-            display = p.display and self.iter % p.display == 0
+            display = root and p.display and self.iter % p.display == 0
             loss = 0.0
             for _ in range(p.iter_size):
                 loss += self.net.forward_backward()
             loss /= p.iter_size
+            if parallel:
+                distributed.sum_diffs(self.net.learnable_params)
+                loss = distributed.mean(loss)
             if not math.isfinite(loss):
                 raise CaffeError('iteration %d: the loss is %s; %s. Training stopped before the update, '
                                  'so the last snapshot is the last good state.'
@@ -160,8 +182,10 @@ class Solver:
             self._update_smoothed(loss, start_iter)
             if display:
                 self._display()
+            for _, on_gradients_ready in self._callbacks:
+                on_gradients_ready()
             self.apply_update()
-            if p.snapshot and self.iter % p.snapshot == 0:
+            if root and p.snapshot and self.iter % p.snapshot == 0:
                 self.snapshot()
 
     def solve(self, resume_file=None):
@@ -170,6 +194,8 @@ class Solver:
             self.restore(resume_file)
         p = self.param
         self.step(p.max_iter - self.iter)
+        if distributed.rank() != 0:
+            return
         if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
             self.snapshot()
         if p.test_interval and self.iter % p.test_interval == 0:
@@ -224,10 +250,11 @@ class Solver:
         entries = self.net._learnable
         with torch.no_grad():
             self._clip([e[0] for e in entries])
+            passes = p.iter_size * distributed.world_size()   # the diffs summed over these passes
             for i, (blob, lr_mult, decay_mult) in enumerate(entries):
                 diff = blob.diff_tensor
-                if p.iter_size > 1:
-                    diff.mul_(1.0 / p.iter_size)
+                if passes > 1:
+                    diff.mul_(1.0 / passes)
                 local_decay = p.weight_decay * decay_mult
                 if local_decay:
                     data = blob.tensor
@@ -299,6 +326,7 @@ class Solver:
             h.copy_(torch.from_numpy(a.reshape(tuple(h.shape))))
         self.iter = state.iter
         self.current_step = state.current_step
+        self._ranks_agree = False
 
     @staticmethod
     def _locate(learned_net, state_file):
