@@ -51,6 +51,7 @@ def set_mode_gpu():
         from .errors import CaffeError
         raise CaffeError('set_mode_gpu: no CUDA device is available to PyTorch')
     _apply_backend_flags()
+    torch.cuda.set_device(_gpu_index)   # collectives (NCCL) and new allocations follow the current device
     _device = torch.device('cuda', _gpu_index)
 
 
@@ -59,6 +60,7 @@ def set_device(index):
     global _device, _gpu_index
     _gpu_index = index
     if _device.type == 'cuda':
+        torch.cuda.set_device(index)
         _device = torch.device('cuda', index)
 
 
