@@ -14,8 +14,10 @@
   and void values, naming the file and the offending values.
 - `caffe_input` is the release's transformation of an image into a net input.
 - `SegDataLayer` is the base class: one example per forward (batch of 1),
-  tops reshaped to each example, order sequential or seeded-random, and the
-  next example decoded in a background thread while the net computes.
+  tops reshaped to each example, order sequential or seeded-random, the
+  next example decoded in a background thread while the net computes, a
+  shard of the stream per rank in data-parallel training, and `skip` to
+  continue the stream where a resumed run left it.
 """
 import ast
 import os
@@ -40,6 +42,14 @@ class ParamError(ValueError):
 
 class DataError(ValueError):
     """A dataset file exists but its content cannot be used."""
+
+
+def shard_of_env():
+    """(rank, world size) that torchrun gave this process; (0, 1) when it runs alone."""
+    rank, world = int(os.environ.get('RANK', '0')), int(os.environ.get('WORLD_SIZE', '1'))
+    if world < 1 or not 0 <= rank < world:
+        raise ParamError('RANK=%d and WORLD_SIZE=%d do not describe a rank of the group' % (rank, world))
+    return rank, world
 
 
 # -- param_str ------------------------------------------------------------------
@@ -309,6 +319,12 @@ class SegDataLayer(caffe.Layer):
     - prefetch (default True): decode the next example in a background thread
       while the net runs.  The order of examples does not depend on it.
 
+    The examples form one stream fixed by the split, `randomize` and `seed`.
+    In a TRAIN net under torchrun (RANK, WORLD_SIZE), rank r of N reads stream
+    elements r, r+N, r+2N, ...: with a seed, N ranks together read exactly
+    what one process reads, which makes data-parallel training the same
+    arithmetic as iter_size.  Unseeded ranks draw independently.
+
     The layer has no bottoms; reshape sizes the tops to the current example
     (batch of 1) and forward copies it in and moves on.  backward does nothing.
     """
@@ -339,7 +355,10 @@ class SegDataLayer(caffe.Layer):
         self.indices = read_split(split_path, who)
         self.random = randomize and 'train' in self.split
         self.rng = np.random.RandomState(self.seed)
-        self.idx = self._draw() if self.random else 0
+        self._drawn, self._last_draw = 0, None
+        self.rank, self.world = shard_of_env() if self.phase == caffe.TRAIN else (0, 1)
+        self.position = self.rank   # this rank's place in the stream
+        self.idx = self._index_at(self.position)
         self._ready = None    # (idx, arrays) of the example the tops are shaped for
         self._pending = None  # (idx, future) of the example being prefetched
         self._pool = None
@@ -351,7 +370,8 @@ class SegDataLayer(caffe.Layer):
     def forward(self, bottom, top):
         for blob, a in zip(top, self._example(self.idx)):
             blob.data[...] = a
-        self.idx = self._draw() if self.random else (self.idx + 1) % len(self.indices)
+        self.position += self.world
+        self.idx = self._index_at(self.position)
         if self.prefetch and self.idx != self._ready[0]:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.who)
@@ -360,9 +380,20 @@ class SegDataLayer(caffe.Layer):
     def backward(self, top, propagate_down, bottom):
         pass
 
+    def skip(self, n):
+        """Move past this rank's next n examples unread, as n forwards would (to resume a run)."""
+        self.position += n * self.world
+        self.idx = self._index_at(self.position)
+
     # -- internals ---------------------------------------------------------------
-    def _draw(self):
-        return int(self.rng.randint(len(self.indices)))
+    def _index_at(self, k):
+        """The example at stream position k (positions only ever grow)."""
+        if not self.random:
+            return k % len(self.indices)
+        while self._drawn <= k:
+            self._last_draw = int(self.rng.randint(len(self.indices)))
+            self._drawn += 1
+        return self._last_draw
 
     def _load(self, idx):
         arrays = tuple(self.load(self.indices[idx]))
