@@ -224,6 +224,7 @@ def main(argv=None):
     parser.add_argument('--classes', type=int, default=None,
                         help='number of classes N (default: from --class-names, else 21)')
     parser.add_argument('--class-names', default=None, help='text file, one class name per line')
+    parser.add_argument('--confusion', metavar='PNG', help='also save the row-normalized confusion matrix here')
     args = parser.parse_args(argv)
 
     try:
@@ -243,6 +244,9 @@ def main(argv=None):
         return 1
     print('scored %d images' % len(ids))
     print(format_report(compute_metrics(hist), names))
+    if args.confusion:
+        import plots
+        print('confusion matrix: %s' % plots.confusion_matrix(hist, args.confusion, names))
     return 0
 
 

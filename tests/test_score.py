@@ -333,3 +333,13 @@ def test_cli_as_script(tmp_path):
                          + ['--classes', '5'], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert 'mean IU                40.00' in res.stdout
+
+
+def test_cli_saves_a_confusion_matrix_plot(tmp_path, capsys):
+    args = write_case(tmp_path, [('img1', GT[None], PRED[None])])
+    png = tmp_path / 'confusion.png'
+    assert score.main(args + ['--classes', '5', '--confusion', str(png)]) == 0
+    assert 'confusion matrix: %s' % png in capsys.readouterr().out
+    from PIL import Image
+    with Image.open(png) as im:
+        assert im.format == 'PNG' and min(im.size) >= 400

@@ -1,0 +1,70 @@
+"""plots.py: the learning curve of a training log and the confusion matrix, as PNGs."""
+import csv
+import os
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import plots
+import solve
+
+
+def write_log(path, rows):
+    log = solve.CSVLog(str(path))
+    for it, loss in rows:
+        metrics = {'overall_acc': 0.5 + it / 1e4, 'mean_acc': 0.4, 'mean_iu': 0.3 + it / 2e4, 'fwavacc': 0.45}
+        log.write(it, 1e-10, loss * 1.1, loss, metrics)
+    return log
+
+
+def pixels(path):
+    with Image.open(path) as im:
+        assert im.format == 'PNG'
+        return np.asarray(im.convert('RGB'))
+
+
+def test_the_training_log_redraws_its_learning_curve(tmp_path):
+    log = write_log(tmp_path / 'log.csv', [(1000, 5e4), (2000, 4e4), (3000, 3.5e4)])
+    assert log.plot == str(tmp_path / 'learning_curve.png')
+    img = pixels(log.plot)
+    assert img.shape[0] >= 300 and img.shape[1] >= 600
+    assert (img != 255).any(axis=2).mean() > 0.02        # something was drawn, not a blank canvas
+    assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')]
+
+
+def test_learning_curve_of_one_row_and_of_an_empty_log(tmp_path):
+    write_log(tmp_path / 'log.csv', [(4000, 1e4)])
+    assert plots.learning_curve(str(tmp_path / 'log.csv'), str(tmp_path / 'one.png'))
+    pixels(tmp_path / 'one.png')
+    empty = tmp_path / 'empty.csv'
+    with open(empty, 'w', newline='') as f:
+        csv.writer(f).writerow(solve.CSVLog.FIELDS)
+    assert plots.learning_curve(str(empty), str(tmp_path / 'none.png')) is None
+    assert not (tmp_path / 'none.png').exists()
+
+
+def test_learning_curve_of_an_older_log_without_the_new_columns(tmp_path):
+    path = tmp_path / 'old.csv'
+    path.write_text('iteration,loss,overall_acc,mean_acc,mean_iu,fwavacc,seconds\n4000,9.5,0.9,0.7,0.6,0.8,10\n')
+    assert plots.learning_curve(str(path), str(tmp_path / 'old.png'))
+
+
+@pytest.mark.parametrize('n', [3, 21, 60])
+def test_confusion_matrix_plot_with_an_absent_class(tmp_path, n):
+    rng = np.random.RandomState(n)
+    hist = rng.randint(0, 100, size=(n, n)) + np.eye(n, dtype=int) * 1000
+    hist[1] = 0                                       # class 1 never in the ground truth
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')                # no division-by-zero warning from the empty row
+        path = plots.confusion_matrix(hist, str(tmp_path / 'c.png'), ['c%d' % i for i in range(n)])
+    img = pixels(path)
+    assert min(img.shape[:2]) >= 400
+
+
+def test_confusion_matrix_rejects_mismatched_names(tmp_path):
+    with pytest.raises(ValueError, match='class names'):
+        plots.confusion_matrix(np.eye(3), str(tmp_path / 'c.png'), ['a', 'b'])
+    with pytest.raises(ValueError, match='square'):
+        plots.confusion_matrix(np.ones((2, 3)), str(tmp_path / 'c.png'))
