@@ -5,9 +5,14 @@ validation split every `--test-interval` iterations, snapshots, and resume.
     python solve.py voc-fcn8s            # trains voc-fcn32s and voc-fcn16s first if they are not done
     python solve.py voc-fcn32s --gpu 0
     python solve.py models/my-net --weights init.caffemodel --iters 2000
+    torchrun --standalone --nproc_per_node=8 solve.py voc-fcn8s --gpu 0   # 8 GPUs, data-parallel
 
 Outputs go to out/<net>/: the resolved solver, snapshots/train_iter_<N>.*, seg-test
-predictions and a CSV log. A killed run resumes from its newest complete snapshot.
+predictions, a CSV log and its learning-curve plot. A killed run resumes from
+its newest complete snapshot, its data layers continuing where they were.
+Under torchrun every rank trains on its own shard of the data and the diffs
+are summed before each update (see torchcaffe/distributed.py); rank 0 tests,
+logs and snapshots.
 """
 import argparse
 import csv
@@ -18,8 +23,14 @@ import sys
 import time
 
 from google.protobuf import text_format
+from tqdm import tqdm
+
+from torchcaffe import distributed          # torchrun data parallelism (torchcaffe backend only)
+from torchcaffe.solver import learning_rate
 
 from backend import caffe
+import backend
+import plots
 import score
 import surgery
 
@@ -168,21 +179,45 @@ def val_ids(name, override=None):
 
 
 class CSVLog:
-    """out/<net>/log.csv: one row per seg test (iteration, loss, the four metrics, time)."""
+    """out/<net>/log.csv: one row per seg test (iteration, learning rate, train loss, seg-test loss,
+    the four metrics, seconds), redrawn as out/<net>/learning_curve.png after each row."""
 
-    FIELDS = ['iteration', 'loss', 'overall_acc', 'mean_acc', 'mean_iu', 'fwavacc', 'seconds']
+    FIELDS = ['iteration', 'lr', 'train_loss', 'loss', 'overall_acc', 'mean_acc', 'mean_iu', 'fwavacc',
+              'seconds']
 
     def __init__(self, path):
         self.path = path
+        self.plot = os.path.join(os.path.dirname(path), 'learning_curve.png')
         self.start = time.time()
         if not os.path.exists(path):
             with open(path, 'w', newline='') as f:
                 csv.writer(f).writerow(self.FIELDS)
 
-    def write(self, iteration, loss, metrics):
-        row = [iteration, loss] + [metrics[k] for k in self.FIELDS[2:6]] + [round(time.time() - self.start, 1)]
+    def write(self, iteration, lr, train_loss, loss, metrics):
+        row = [iteration, '%.6g' % lr, train_loss, loss] + [metrics[k] for k in self.FIELDS[4:8]]
+        row.append(round(time.time() - self.start, 1))
         with open(self.path, 'a', newline='') as f:
             csv.writer(f).writerow(row)
+        plots.learning_curve(self.path, self.plot)
+
+
+def continue_data(solver):
+    """After a restore, move the train net's data layers past what the first solver.iter iterations read."""
+    for layer in solver.net.layers:
+        if hasattr(layer, 'skip'):
+            layer.skip(solver.iter * solver.param.iter_size)
+
+
+def progress_bar(solver, total):
+    """A tqdm bar over the run's iterations showing the smoothed loss (hidden when not on a terminal)."""
+    bar = tqdm(total=total, initial=solver.iter, desc='training', unit='it', disable=None)
+
+    def advance():
+        bar.update(1)
+        bar.set_postfix(loss='%.4g' % getattr(solver, 'smoothed_loss', float('nan')), refresh=False)
+
+    solver.add_callback(lambda: None, advance)
+    return bar
 
 
 def seg_outputs(name):
@@ -196,26 +231,32 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
 
     Outputs go to `out` (default out/<net>); a run finding snapshots there resumes from the newest.
     With save_segs, each seg test also writes its predictions as PNGs into out/segs-iter<N>/.
+    In a torchrun group, `gpu` is the first device of this machine's ranks.
     """
     ndir = net_dir(name)
     name = os.path.basename(os.path.normpath(ndir))
     layer, gt = seg_outputs(name)
     odir = out or out_dir(name)
     if gpu is not None:
-        caffe.set_device(gpu)
+        caffe.set_device(gpu + int(os.environ.get('LOCAL_RANK', '0')))
         caffe.set_mode_gpu()
     else:
         caffe.set_mode_cpu()
+    if distributed.launched() and backend.name != 'torchcaffe':
+        sys.exit('data-parallel training (torchrun) needs the torchcaffe backend')
+    rank, _ = distributed.init_from_env()
     solver_path, param = resolve_solver(ndir, odir, iters)
     solver = caffe.get_solver(solver_path)
     snap = latest_snapshot(odir) if resume else None
     if snap:
         print('resuming %s from %s' % (name, snap[1]))
         solver.restore(snap[1])
+        continue_data(solver)
     else:
         initialize(solver, name, weights)
-    ids = val_ids(name, val)
-    log = CSVLog(os.path.join(odir, 'log.csv'))
+    ids = val_ids(name, val) if rank == 0 else None
+    log = CSVLog(os.path.join(odir, 'log.csv')) if rank == 0 else None
+    bar = progress_bar(solver, param.max_iter) if rank == 0 else None
     while solver.iter < param.max_iter:
         solver.step(min(test_interval, param.max_iter - solver.iter))
         if ids and solver.test_nets:
@@ -225,9 +266,13 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
             hist, loss = score.compute_hist(test_net, save_dir, ids, layer=layer, gt=gt)
             metrics = score.compute_metrics(hist)
             score.print_seg_results(solver.iter, loss, metrics)
-            log.write(solver.iter, loss, metrics)
-    if not param.snapshot or solver.iter % param.snapshot:
+            lr, _ = learning_rate(param, solver.iter, getattr(solver, 'current_step', 0))
+            log.write(solver.iter, lr, getattr(solver, 'smoothed_loss', float('nan')), loss, metrics)
+    if bar is not None:
+        bar.close()
+    if rank == 0 and (not param.snapshot or solver.iter % param.snapshot):
         solver.snapshot()
+    distributed.barrier()
     snap = latest_snapshot(odir)
     return model_of(snap[1])
 
@@ -252,7 +297,11 @@ def main(argv=None):
     ap.add_argument('--no-resume', action='store_true', help='ignore existing snapshots')
     ap.add_argument('--no-chain', action='store_true', help='do not train the coarser nets first')
     ap.add_argument('--save-segs', action='store_true', help='write each seg test\'s predictions as PNGs')
+    ap.add_argument('--fast', action='store_true',
+                    help='fast mode: bf16 autocast, TF32, channels_last (not bit-faithful to Caffe; see BENCHMARKS.md)')
     args = ap.parse_args(argv)
+    if args.fast:
+        caffe.set_fast_mode()   # torchcaffe only
     os.chdir(ROOT)   # the prototxts' data paths are relative to the repository root
     run = train if args.no_chain else train_chain
     path = run(args.net, weights=args.weights, iters=args.iters, test_interval=args.test_interval,
