@@ -130,6 +130,7 @@ class Net:
         self._outputs = sorted(b for b in self._blobs if b in available)   # Caffe: a std::set<string>
         self._decide_backward(param, layer_need, bottom_need, param_need)
         self._consumed_later = self._later_consumers()
+        self._spent_inputs = self._in_place_relus_ending_their_input()
         self._tape = {}
         self._ran = None
         self._timer = None   # a timing.LayerTimes while one is attached
@@ -255,6 +256,31 @@ class Net:
             consumed.append(row)
         return consumed
 
+    # Producers whose fresh output their own backward never reads.
+    _OUTPUT_FREE_BACKWARD = ('Convolution', 'Deconvolution', 'InnerProduct')
+
+    def _in_place_relus_ending_their_input(self):
+        """Layers (in-place ReLUs, slope 0) after which the value they overwrote is read by nobody.
+
+        In Caffe that value is gone once the ReLU writes over it. Here the
+        producer's output lives on in the recorded pass unless released, doubling
+        the activation memory of a training pass; ReLU's backward needs only its
+        own output, and these producers' backward needs neither.  A backward
+        that must record the pass again takes the ReLU's mask from its output,
+        as Caffe's in-place ReLU backward does.
+        """
+        spent = set()
+        for i, lp in enumerate(self._layer_params):
+            if lp.type != 'ReLU' or lp.relu_param.negative_slope != 0 or self._tops[i] != self._bottoms[i]:
+                continue
+            blob = self._bottoms[i][0]
+            producer = max((k for k in range(i) if blob in self._tops[k]), default=None)
+            if producer is None or self._layer_params[producer].type not in self._OUTPUT_FREE_BACKWARD:
+                continue
+            if not any(blob in self._bottoms[k] for k in range(producer + 1, i)):
+                spent.add(i)
+        return spent
+
     @contextlib.contextmanager
     def _layer_errors(self, name, type_, bottoms, doing):
         """Turn a computation error inside a built-in layer into a CaffeError naming it and its inputs."""
@@ -364,6 +390,9 @@ class Net:
                 with torch.enable_grad():
                     out = layer.forward(bt, pt)
                 self._tape[i] = (bt, pt, out)
+                if i in self._spent_inputs and bt[0]._base is None:
+                    bt[0].untyped_storage().resize_(0)   # the overwritten value: see _in_place_relus...
+                    self._seen[i] = None
             else:
                 with torch.no_grad():
                     out = layer.forward(bt, pt)
@@ -393,6 +422,8 @@ class Net:
         start, end, _ = self._ran
         for i, seen in self._seen.items():
             layer = self._layer_objs[i]
+            if seen is None:   # a released ReLU input: like Caffe, take the mask from the blob it wrote
+                seen = [self._blobs[self._tops[i][0]].tensor]
             bt = [t.detach().requires_grad_() if need else t for t, need in zip(seen, self._bottom_need[i])]
             pt = [p.tensor for p in layer.blobs]
             pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]

@@ -701,3 +701,34 @@ def test_share_with_makes_the_test_net_see_the_train_nets_updates():
     assert np.allclose(out['y'], 7 * 3 - 1)
     test.params['ip'][0].data[0, 0] = 100     # the memory is one
     assert train.params['ip'][0].data[0, 0] == 100
+
+
+CONV_RELU_CONV = 'force_backward: true\n' + input_layer('data', (1, 2, 8, 8)) + '''
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 3 kernel_size: 3 weight_filler { type: "gaussian" std: 0.5 } } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+layer { name: "conv2" type: "Convolution" bottom: "conv" top: "out"
+  convolution_param { num_output: 3 kernel_size: 3 weight_filler { type: "gaussian" std: 0.5 } } }
+'''
+
+
+def test_training_pass_releases_the_value_an_in_place_relu_overwrote():
+    net = make_net(CONV_RELU_CONV, caffe.TRAIN)
+    net.blobs['data'].data[...] = np.random.RandomState(0).randn(1, 2, 8, 8)
+    net.forward()
+    conv_out = net._tape[net._layer_names.index('conv')][2][0]     # what the conv layer recorded
+    assert conv_out.untyped_storage().nbytes() == 0         # pre-ReLU values: gone, as in Caffe
+    assert (net.blobs['conv'].data >= 0).all() and (net.blobs['conv'].data > 0).any()
+
+
+def test_second_backward_after_a_released_relu_input_repeats_the_gradients():
+    net = make_net(CONV_RELU_CONV, caffe.TRAIN)
+    net.blobs['data'].data[...] = np.random.RandomState(1).randn(1, 2, 8, 8)
+    net.forward()
+    net.blobs['out'].diff[...] = 1
+    first = net.backward()['data'].copy()
+    param = net.params['conv'][0].diff.copy()
+    second = net.backward()['data']
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(net.params['conv'][0].diff, 2 * param)   # param diffs accumulate
+    assert np.abs(first).max() > 0
