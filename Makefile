@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
 
-.PHONY: setup test golden proto nets demo train weights data-voc clean
+.PHONY: setup test golden proto nets demo train bench weights data-voc clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,16 @@ nets:
 demo:
 	$(PY) demo.py
 
-# make train NET=fcn8s [GPU=0]: the paper's schedule (coarser nets first when their weights are missing).
+# make train NET=fcn8s [GPU=0 | GPUS=8] [FAST=1]: the paper's schedule (coarser nets first when their
+# weights are missing); GPUS=N trains data-parallel on N local GPUs through torchrun; FAST=1 is fast mode.
 NET ?= fcn8s
 train:
-	$(PY) solve.py $(NET) $(if $(GPU),--gpu $(GPU))
+	$(if $(GPUS),$(VENV)/bin/torchrun --standalone --nproc_per_node=$(GPUS),$(PY)) solve.py $(NET) \
+		$(if $(GPU),--gpu $(GPU),$(if $(GPUS),--gpu 0)) $(if $(FAST),--fast)
+
+# Time the VOC nets (engine vs plain PyTorch, faithful vs fast) and write BENCHMARKS.md; GPU=0 for CUDA.
+bench:
+	$(PY) -m benchmarks.bench $(if $(GPU),--gpu $(GPU))
 
 # Downloads happen only here, when asked.
 weights:

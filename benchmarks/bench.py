@@ -1,0 +1,536 @@
+"""`make bench`: where FCN's time goes, on this machine, written to BENCHMARKS.md.
+
+For voc-fcn32s/16s/8s and voc-fcn-alexnet at 500x500 and at a typical VOC size
+(500 wide, 375 tall) it measures, in faithful and in fast mode:
+
+- forward and forward+backward time of the engine, beside the same net written
+  as a plain PyTorch module (benchmarks/plain.py) with the same weights: the
+  gap is the engine's overhead;
+- achieved TFLOP/s against the device's peak (the roofline);
+- real training steps (SGD solver, the VOC data layer with prefetch, on a
+  synthetic dataset in VOC's layout) per second, and the fraction of each step
+  spent waiting for data;
+- peak memory (CUDA: allocator peak; CPU: the process's peak RSS);
+- how far fast mode moves a trained net's outputs from the faithful ones.
+
+    python -m benchmarks.bench                       # every net and size, CPU, writes BENCHMARKS.md
+    python -m benchmarks.bench --gpu 0 --reps 20     # on a CUDA device
+    python -m benchmarks.bench --nets voc-fcn8s --sizes 500x500 --modes faithful
+
+Each (net, size, mode, implementation) runs in its own process, so that peak
+memory is its own.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+NETS = ['voc-fcn32s', 'voc-fcn16s', 'voc-fcn8s', 'voc-fcn-alexnet']
+SIZES = {'500x500': (500, 500), '500x375': (375, 500)}   # name (width x height): (H, W)
+MODES = ['faithful', 'fast']
+
+# Dense peak TFLOP/s (fp32 without tensor cores, bf16 with them) from NVIDIA's data sheets, by the words
+# of torch.cuda.get_device_name(); the first match wins (an H100 named by neither PCIe nor NVL is the SXM).
+GPU_PEAKS = [(('H100', 'PCIe'), 'H100 PCIe', 51.2, 756.0), (('H100', 'NVL'), 'H100 NVL', 60.0, 835.5),
+             (('H100',), 'H100 SXM', 67.0, 989.4), (('H200',), 'H200', 67.0, 989.4),
+             (('A100',), 'A100', 19.5, 312.0)]
+
+
+# -- the nets -------------------------------------------------------------------------
+
+
+def _net_param(net_name, which):
+    from torchcaffe import io
+    return io.read_prototxt(os.path.join(ROOT, 'models', net_name, which + '.prototxt'))
+
+
+def _input_layer(name, shape):
+    from torchcaffe.proto import caffe_pb2
+    lp = caffe_pb2.LayerParameter(name=name, type='Input', top=[name])
+    lp.input_param.shape.add().dim.extend(shape)
+    return lp
+
+
+def train_param(net_name, hw, data_dir=None):
+    """The net's train.prototxt with its data layer reading `data_dir` (VOC layout), or,
+    without one, fed by Input blobs of size hw: the arithmetic of training without the data."""
+    param = _net_param(net_name, 'train')
+    data = param.layer[0]
+    assert data.type == 'Python', 'expected the data layer first in %s' % net_name
+    if data_dir:
+        data.python_param.layer = 'VOCSegDataLayer'
+        data.python_param.param_str = repr({'voc_dir': data_dir, 'split': 'train', 'seed': 1337,
+                                            'mean': (104.00699, 116.66877, 122.67892)})
+        return param
+    rest = list(param.layer)[1:]
+    del param.layer[:]
+    param.layer.extend([_input_layer('data', (1, 3) + hw), _input_layer('label', (1, 1) + hw)] + rest)
+    return param
+
+
+def frozen_layers(net_name):
+    """Layers of the net's train.prototxt whose every param has lr_mult 0."""
+    return [lp.name for lp in _net_param(net_name, 'train').layer
+            if lp.param and all(p.lr_mult == 0 for p in lp.param)]
+
+
+def randomize(net, seed=0):
+    """He-scaled random weights (deploy nets carry no fillers; zeros would compute nothing real)."""
+    rng = np.random.RandomState(seed)
+    for blobs in net.params.values():
+        w = blobs[0].data
+        fan_in = w[0].size
+        w[...] = rng.randn(*w.shape) * np.sqrt(2.0 / fan_in)
+        for b in blobs[1:]:
+            b.data[...] = 0.01 * rng.randn(*b.data.shape)
+
+
+def flops(net):
+    """Multiply-adds x 2 of the convolutions, deconvolutions and inner products of one forward."""
+    total = 0
+    for name, layer in zip(net._layer_names, net.layers):
+        if layer.type not in ('Convolution', 'Deconvolution', 'InnerProduct'):
+            continue
+        weights = net.params[name][0].count
+        top = net.blobs[net.top_names[name][0]].shape
+        bottom = net.blobs[net.bottom_names[name][0]].shape
+        if layer.type == 'Convolution':
+            total += 2 * weights * top[0] * top[2] * top[3]
+        elif layer.type == 'Deconvolution':
+            total += 2 * weights * bottom[0] * bottom[2] * bottom[3]
+        else:
+            total += 2 * weights * top[0]
+    return total
+
+
+# -- timing ---------------------------------------------------------------------------
+
+
+def sync():
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def timed(fn, reps, warmup):
+    """Median seconds of fn() over reps calls after warmup calls."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_memory(reset=False):
+    """Bytes: the CUDA allocator's peak since the last reset, or the process's peak RSS."""
+    from torchcaffe import mode
+    if mode.device().type == 'cuda':
+        if reset:
+            torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.max_memory_allocated()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def device_peak(fast):
+    """(peak TFLOP/s, how it was found) for the arithmetic in use."""
+    from torchcaffe import mode
+    if mode.device().type == 'cuda':
+        name = torch.cuda.get_device_name()
+        for words, model, fp32, bf16 in GPU_PEAKS:
+            if all(w in name for w in words):
+                return (bf16 if fast else fp32), 'data sheet, %s %s' % (model, 'bf16' if fast else 'fp32')
+    dtype = torch.bfloat16 if fast else torch.float32
+    n = 4096
+    a = torch.randn(n, n, device=mode.device()).to(dtype)
+    seconds = timed(lambda: a @ a, reps=5, warmup=2)
+    return 2 * n ** 3 / seconds / 1e12, 'measured: %s %d^3 matmul' % (str(dtype).split('.')[-1], n)
+
+
+# -- one measurement, in its own process -------------------------------------------------
+
+
+def write_voc_like(root, hw, n=8, seed=0):
+    """A synthetic dataset in VOC's layout (JPEG images, palette label PNGs, train split) of size hw."""
+    from PIL import Image
+    import vis
+    rng = np.random.RandomState(seed)
+    for sub in ('JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    ids = ['%06d' % i for i in range(n)]
+    for i in ids:
+        label = np.zeros(hw, np.uint8)
+        for _ in range(3):
+            h, w = rng.randint(hw[0] // 8, hw[0] // 3), rng.randint(hw[1] // 8, hw[1] // 3)
+            y, x = rng.randint(0, hw[0] - h), rng.randint(0, hw[1] - w)
+            label[y:y + h, x:x + w] = rng.randint(1, 21)
+        rgb = (rng.rand(*hw, 3) * 80 + label[..., None] * 8).astype(np.uint8)
+        Image.fromarray(rgb).save(os.path.join(root, 'JPEGImages', i + '.jpg'), quality=90)
+        vis.save_label_png(os.path.join(root, 'SegmentationClass', i + '.png'), label)
+    with open(os.path.join(root, 'ImageSets', 'Segmentation', 'train.txt'), 'w') as f:
+        f.write('\n'.join(ids) + '\n')
+
+
+def measure_engine(net_name, hw, reps, warmup, train_steps):
+    from torchcaffe import Net, TEST, TRAIN, get_solver
+    result = {}
+    deploy = Net(os.path.join(ROOT, 'models', net_name, 'deploy.prototxt'), TEST)
+    deploy.blobs['data'].reshape(1, 3, *hw)
+    deploy.reshape()
+    randomize(deploy)
+    x = np.random.RandomState(1).randn(1, 3, *hw).astype(np.float32) * 50
+    deploy.blobs['data'].data[...] = x
+    result['gflops'] = flops(deploy) / 1e9
+    peak_memory(reset=True)
+    result['fwd_s'] = timed(deploy.forward, reps, warmup)
+    result['fwd_mem'] = peak_memory()
+    result['score'] = deploy.blobs['score'].data[0, :, ::8, ::8].tolist()   # for the same-function check
+    del deploy
+    fb = Net(train_param(net_name, hw), TRAIN)
+    randomize(fb)
+    fb.blobs['data'].data[...] = x
+    fb.blobs['label'].data[...] = np.random.RandomState(2).randint(0, 21, size=(1, 1) + hw)
+    learnable = fb.learnable_params
+
+    def forward_backward():
+        for b in learnable:
+            b.diff_tensor.zero_()
+        fb.forward_backward()
+
+    peak_memory(reset=True)
+    result['fb_s'] = timed(forward_backward, reps, warmup)
+    result['fb_mem'] = peak_memory()
+    del fb, learnable
+    if train_steps:
+        result.update(measure_training(net_name, hw, train_steps, warmup, get_solver))
+    return result
+
+
+def measure_training(net_name, hw, steps, warmup, get_solver):
+    """Real solver steps through the VOC data layer: iterations/s and the data-wait fraction."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_voc_like(os.path.join(tmp, 'voc'), hw)
+        net_file = os.path.join(tmp, 'train.prototxt')
+        _write_text(net_file, train_param(net_name, hw, os.path.join(tmp, 'voc')))
+        solver_file = os.path.join(tmp, 'solver.prototxt')
+        with open(os.path.join(ROOT, 'models', net_name, 'solver.prototxt')) as f:
+            lines = [l for l in f if not l.startswith(('train_net', 'test_', 'snapshot', 'display'))]
+        with open(solver_file, 'w') as f:
+            f.write('train_net: "%s"\n' % net_file + ''.join(lines) + 'snapshot: 0\ndisplay: 0\n')
+        solver = get_solver(solver_file)
+        randomize(solver.net)
+        data = solver.net.layers[0]
+        waited = [0.0]
+        read = data.forward
+
+        def timed_read(bottom, top):
+            start = time.perf_counter()
+            read(bottom, top)
+            waited[0] += time.perf_counter() - start
+
+        data.forward = timed_read
+        solver.step(max(1, warmup))
+        sync()
+        waited[0] = 0.0
+        peak_memory(reset=True)
+        start = time.perf_counter()
+        solver.step(steps)
+        sync()
+        seconds = time.perf_counter() - start
+        return {'train_its': steps / seconds, 'iter_size': solver.param.iter_size,
+                'data_wait': waited[0] / seconds, 'train_mem': peak_memory()}
+
+
+def _write_text(path, param):
+    from google.protobuf import text_format
+    with open(path, 'w') as f:
+        f.write(text_format.MessageToString(param))
+
+
+def measure_plain(net_name, hw, reps, warmup, fast):
+    from torchcaffe import Net, TEST, mode
+    from benchmarks.plain import plain_fcn
+    deploy = Net(os.path.join(ROOT, 'models', net_name, 'deploy.prototxt'), TEST)
+    deploy.blobs['data'].reshape(1, 3, *hw)
+    deploy.reshape()
+    randomize(deploy)
+    dev = mode.device()
+    model = plain_fcn(net_name).load_from(deploy).freeze(frozen_layers(net_name)).to(dev)
+    del deploy
+    fmt = mode.memory_format()
+    model = model.to(memory_format=fmt)
+    x = torch.from_numpy(np.random.RandomState(1).randn(1, 3, *hw).astype(np.float32) * 50).to(dev)
+    x = x.contiguous(memory_format=fmt)
+    label = torch.from_numpy(np.random.RandomState(2).randint(0, 21, size=(1, 1) + hw)).to(dev)
+    result = {}
+
+    def forward():
+        with torch.no_grad(), mode.autocast():
+            return model(x)
+
+    model.eval()
+    peak_memory(reset=True)
+    result['fwd_s'] = timed(forward, reps, warmup)
+    result['fwd_mem'] = peak_memory()
+    result['score'] = forward()[0, :, ::8, ::8].float().cpu().numpy().tolist()
+    model.train()
+
+    def forward_backward():
+        model.zero_grad(set_to_none=False)
+        with mode.autocast():
+            loss = model.loss(model(x).float(), label)
+        loss.backward()
+
+    for p in model.parameters():
+        if p.requires_grad:
+            p.grad = torch.zeros_like(p)
+    peak_memory(reset=True)
+    result['fb_s'] = timed(forward_backward, reps, warmup)
+    result['fb_mem'] = peak_memory()
+    return result
+
+
+def parse_size(name):
+    """'500x375' (width x height) -> (H, W)."""
+    if name in SIZES:
+        return SIZES[name]
+    w, h = (int(v) for v in name.split('x'))
+    return h, w
+
+
+def run_one(args):
+    """The child process: one (net, size, mode, implementation); prints a JSON line."""
+    import torchcaffe as caffe
+    torch.manual_seed(0)
+    if args.gpu is not None:
+        caffe.set_device(args.gpu)
+        caffe.set_mode_gpu()
+    fast = args.one_mode == 'fast'
+    if fast:
+        caffe.set_fast_mode()
+    if args.one_impl == 'peak':
+        result = dict(zip(('tflops', 'source'), device_peak(fast)))
+    elif args.one_impl == 'engine':
+        result = measure_engine(args.one_net, parse_size(args.one_size), args.reps, args.warmup, args.train_steps)
+    else:
+        result = measure_plain(args.one_net, parse_size(args.one_size), args.reps, args.warmup, fast)
+    print('RESULT ' + json.dumps(result))
+
+
+# -- deviation of fast mode ------------------------------------------------------------
+
+
+def deviation(gpu):
+    """Fast vs faithful on trained nets: [(net, what, max relative difference, argmax agreement)]."""
+    import torchcaffe as caffe
+    if gpu is not None:
+        caffe.set_device(gpu)
+        caffe.set_mode_gpu()
+    rows = []
+    lenet = os.path.join(ROOT, 'tests', 'real_models', 'lenet-mnist')
+    e = np.load(os.path.join(lenet, 'expected.npz'))
+
+    def lenet_prob():
+        net = caffe.Net(os.path.join(lenet, 'lenet.prototxt'), os.path.join(lenet, 'lenet_iter_10000.caffemodel'),
+                        caffe.TEST)
+        net.blobs['data'].reshape(*e['x'].shape)
+        net.reshape()
+        return net.forward(data=e['x'])['prob'].copy()
+
+    rows.append(('LeNet (trained by Caffe)', '%d MNIST digits, prob' % len(e['x'])) + _compare(lenet_prob, axis=1))
+    import solve
+    snap = solve.latest_snapshot(os.path.join(ROOT, 'out', 'shapes-fcn8s'))
+    data = os.path.join(ROOT, 'data', 'shapes', 'generated')
+    if snap and os.path.isdir(data):
+        weights = solve.model_of(snap[1])
+        ids = solve.val_ids('shapes')[:20]
+        import infer
+
+        def shapes_scores():
+            net = caffe.Net(os.path.join(ROOT, 'models', 'shapes-fcn8s', 'deploy.prototxt'), caffe.TEST,
+                            weights=weights)
+            out = []
+            for i in ids:
+                rgb = infer.load_rgb(os.path.join(data, 'JPEGImages', i + '.jpg'))
+                infer.segment(net, rgb)
+                out.append(net.blobs['score'].data[0].copy())
+            return np.stack(out)
+
+        rows.append(('shapes-fcn8s (make demo)', '%d held-out images, score' % len(ids))
+                    + _compare(shapes_scores, axis=1))
+    else:
+        rows.append(('shapes-fcn8s', 'not measured: run `make demo` first', None, None))
+    caffe.set_faithful_mode()
+    return rows
+
+
+def _compare(compute, axis):
+    import torchcaffe as caffe
+    caffe.set_faithful_mode()
+    ref = compute()
+    caffe.set_fast_mode()
+    got = compute()
+    caffe.set_faithful_mode()
+    rel = float(np.abs(got - ref).max() / np.abs(ref).max())
+    agree = float(np.mean(got.argmax(axis) == ref.argmax(axis)))
+    return rel, agree
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def _child(args, net, size, mode_name, impl):
+    cmd = [sys.executable, '-m', 'benchmarks.bench', '--one', net, size, mode_name, impl,
+           '--reps', str(args.reps), '--warmup', str(args.warmup), '--train-steps', str(args.train_steps)]
+    if args.gpu is not None:
+        cmd += ['--gpu', str(args.gpu)]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith('RESULT '):
+            return json.loads(line[len('RESULT '):])
+    raise RuntimeError('%s %s %s %s failed:\n%s' % (net, size, mode_name, impl, proc.stderr[-3000:]))
+
+
+def _gib(b):
+    return '%.2f' % (b / 2 ** 30)
+
+
+def report(args, results, peaks, dev_rows, device_name, seconds):
+    mem_kind = 'CUDA allocator peak' if args.gpu is not None else 'process peak RSS'
+    lines = ['# Benchmarks', '',
+             'Written by `%s` on %s (%s, torch %s, %d CPU threads), %s; %.0f s in all.'
+             % ('make bench' if not args.argv else 'python -m benchmarks.bench ' + ' '.join(args.argv),
+                device_name, platform.machine(), torch.__version__, torch.get_num_threads(),
+                time.strftime('%Y-%m-%d'), seconds), '',
+             'Times are medians of %d runs after %d warm-up run(s), batch 1. "plain" is the same net written '
+             'directly in PyTorch (benchmarks/plain.py) with the same weights; "overhead" is engine/plain - 1. '
+             'TFLOP/s counts the multiply-adds (x2) of convolutions, deconvolutions and inner products; '
+             'forward+backward counts 3x the forward. Training runs the net\'s own solver.prototxt, so one '
+             'iteration is iter_size images (20 for voc-fcn-alexnet, 1 for the others). Memory is the %s.'
+             % (args.reps, args.warmup, mem_kind), '']
+    for mode_name in args.modes:
+        lines += ['## %s mode' % mode_name, '',
+                  '| net | size | GFLOP fwd | fwd engine s | fwd plain s | overhead | TFLOP/s (% peak) '
+                  '| fwd+bwd engine s | fwd+bwd plain s | overhead | TFLOP/s (% peak) | same function '
+                  '| train it/s (images/s) | data wait | mem GiB: fwd, fwd+bwd, train (plain fwd+bwd) |',
+                  '|' + '---|' * 15]
+        for (net, size, m), (eng, plain) in results.items():
+            if m != mode_name:
+                continue
+            peak = peaks[mode_name]['tflops']
+            fwd_tf = eng['gflops'] / eng['fwd_s'] / 1e3
+            fb_tf = 3 * eng['gflops'] / eng['fb_s'] / 1e3
+            a, b = np.array(eng['score']), np.array(plain['score'])
+            same = float(np.abs(a - b).max() / (np.abs(b).max() + 1e-12))
+            train = ('%.3f (%.2f)' % (eng['train_its'], eng['train_its'] * eng['iter_size']),
+                     '%.1f%%' % (100 * eng['data_wait'])) if 'train_its' in eng else ('-', '-')
+            lines.append('| %s | %s | %.0f | %.3f | %.3f | %+.1f%% | %.2f (%.0f%%) | %.3f | %.3f | %+.1f%% '
+                         '| %.2f (%.0f%%) | %.1e | %s | %s | %s, %s, %s (%s) |'
+                         % (net, size, eng['gflops'], eng['fwd_s'], plain['fwd_s'],
+                            100 * (eng['fwd_s'] / plain['fwd_s'] - 1), fwd_tf, 100 * fwd_tf / peak,
+                            eng['fb_s'], plain['fb_s'], 100 * (eng['fb_s'] / plain['fb_s'] - 1),
+                            fb_tf, 100 * fb_tf / peak, same, train[0], train[1],
+                            _gib(eng['fwd_mem']), _gib(eng['fb_mem']), _gib(eng.get('train_mem', 0)),
+                            _gib(plain['fb_mem'])))
+        lines += ['', 'Peak used for the %% column: %.2f TFLOP/s (%s).'
+                  % (peaks[mode_name]['tflops'], peaks[mode_name]['source']), '']
+    if dev_rows:
+        lines.append(deviation_section(dev_rows))
+    return '\n'.join(lines)
+
+
+DEVIATION_TITLE = '## Fast mode against faithful, on trained nets'
+
+
+def deviation_section(dev_rows):
+    lines = [DEVIATION_TITLE, '', 'Fast mode (bf16 autocast, TF32, channels_last) against the faithful float32 '
+             'outputs on %s: the largest difference over the largest faithful value, and the fraction of '
+             'positions whose argmax over classes is the same.' % _device_words(), '',
+             '| net | compared | max relative difference | argmax agreement |', '|---|---|---|---|']
+    for net, what, rel, agree in dev_rows:
+        lines.append('| %s | %s | %s | %s |' % (net, what, '-' if rel is None else '%.2e' % rel,
+                                                 '-' if agree is None else '%.4f%%' % (100 * agree)))
+    return '\n'.join(lines) + '\n'
+
+
+def _device_words():
+    from torchcaffe import mode
+    if mode.device().type == 'cuda':
+        return torch.cuda.get_device_name()
+    return 'the CPU'
+
+
+def replace_deviation(path, dev_rows):
+    """Put a fresh deviation section into an existing report (after `make demo`, say)."""
+    with open(path) as f:
+        text = f.read()
+    if DEVIATION_TITLE in text:
+        start = text.index(DEVIATION_TITLE)
+        end = text.find('\n## ', start + 1)
+        text = text[:start] + text[end + 1:] if end >= 0 else text[:start]
+    text = text.rstrip('\n') + '\n\n' + deviation_section(dev_rows)
+    with open(path + '.tmp', 'w') as f:
+        f.write(text)
+    os.replace(path + '.tmp', path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--nets', nargs='+', default=NETS)
+    ap.add_argument('--sizes', nargs='+', default=list(SIZES), help='500x500, 500x375 or any WIDTHxHEIGHT')
+    ap.add_argument('--modes', nargs='+', default=MODES, choices=MODES)
+    ap.add_argument('--gpu', type=int, help='CUDA device (CPU when omitted)')
+    ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--warmup', type=int, default=1)
+    ap.add_argument('--train-steps', type=int, default=3, help='timed solver steps (0: skip training)')
+    ap.add_argument('--no-deviation', action='store_true', help='skip the fast-vs-faithful comparison')
+    ap.add_argument('--deviation-only', action='store_true',
+                    help='only measure fast vs faithful on trained nets, replacing that section of --out')
+    ap.add_argument('--out', default=os.path.join(ROOT, 'BENCHMARKS.md'))
+    ap.add_argument('--one', nargs=4, metavar=('NET', 'SIZE', 'MODE', 'IMPL'), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    args.argv = argv if argv is not None else sys.argv[1:]
+    if args.one:
+        args.one_net, args.one_size, args.one_mode, args.one_impl = args.one
+        return run_one(args)
+    if args.deviation_only:
+        replace_deviation(args.out, deviation(args.gpu))
+        return print('updated the fast-mode deviation in %s' % args.out)
+    start = time.time()
+    results = {}
+    peaks = {m: _child(args, '-', '-', m, 'peak') for m in args.modes}
+    for mode_name in args.modes:
+        for net in args.nets:
+            for size in args.sizes:
+                print('%s %s %s ...' % (net, size, mode_name), flush=True)
+                results[(net, size, mode_name)] = tuple(_child(args, net, size, mode_name, impl)
+                                                        for impl in ('engine', 'plain'))
+    dev_rows = None if args.no_deviation or 'fast' not in args.modes else deviation(args.gpu)
+    device_name = torch.cuda.get_device_name(args.gpu) if args.gpu is not None else \
+        (platform.processor() or 'CPU') + ', %d cores' % os.cpu_count()
+    text = report(args, results, peaks, dev_rows, device_name, time.time() - start)
+    with open(args.out + '.tmp', 'w') as f:
+        f.write(text)
+    os.replace(args.out + '.tmp', args.out)
+    print(text)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,28 @@
+"""`make bench` end to end on a tiny size: every measurement runs and lands in the
+report, and the engine and its plain-PyTorch yardstick agree (no timing is asserted)."""
+import re
+
+from benchmarks import bench
+
+
+def table_rows(text, mode):
+    section = text.split('## %s mode' % mode)[1].split('##')[0]
+    return [line for line in section.splitlines() if line.startswith('| voc-')]
+
+
+def test_bench_writes_a_report_for_both_modes(tmp_path):
+    out = tmp_path / 'B.md'
+    bench.main(['--nets', 'voc-fcn-alexnet', '--sizes', '96x64', '--reps', '1', '--warmup', '0',
+                '--train-steps', '1', '--no-deviation', '--out', str(out)])
+    text = out.read_text()
+    assert text.startswith('# Benchmarks')
+    for mode in ('faithful', 'fast'):
+        rows = table_rows(text, mode)
+        assert len(rows) == 1
+        cells = [c.strip() for c in rows[0].strip('|').split('|')]
+        assert cells[:2] == ['voc-fcn-alexnet', '96x64']
+        assert float(cells[3]) > 0 and float(cells[7]) > 0           # engine fwd, fwd+bwd seconds
+        assert float(cells[12].split()[0]) > 0 and cells[13].endswith('%')   # train it/s, data wait
+        same = float(cells[11])
+        assert same < (1e-4 if mode == 'faithful' else 0.1), same
+    assert re.search(r'Peak used for the % column: [0-9.]+ TFLOP/s \(measured: float32 4096\^3 matmul\)', text)
