@@ -136,3 +136,50 @@ def test_transparent_pixels_are_composited_on_white(tmp_path):
     Image.fromarray(rgba, 'RGBA').save(path)
     out = infer.load_rgb(str(path))
     assert tuple(out[0, 0]) == (0, 0, 0) and tuple(out[1, 1]) == (255, 255, 255)
+
+
+def test_an_image_over_the_memory_budget_is_segmented_smaller_and_scaled_back(tiny_net, tmp_path, capsys):
+    folder, weights = tiny_net
+    net = caffe.Net(os.path.join(folder, 'deploy.prototxt'), caffe.TEST, weights=weights)
+    width, height = Image.open(REAL_JPEG).size
+    full = infer.memory_needed(net, height, width)
+    budget_gib = full / 3 / 2 ** 30
+    out = tmp_path / 'out'
+    assert run([REAL_JPEG, '--net', folder, '--weights', weights, '--out', out,
+                '--max-memory', budget_gib]) == 0
+    err = capsys.readouterr().err
+    assert 'over the' in err and 'scaling the labels back' in err
+    label = vis.read_label_png(str(out / 'voc-2007_000129.png'))
+    assert label.shape == (height, width)
+    h, w, need = infer.fitting_size(net, height, width, budget_gib * 2 ** 30)
+    assert (h, w) < (height, width) and need <= budget_gib * 2 ** 30
+    small = np.asarray(Image.fromarray(infer.load_rgb(REAL_JPEG)).resize((w, h), Image.BILINEAR))
+    expected = Image.fromarray(infer.segment(net, small)).resize((width, height), Image.NEAREST)
+    np.testing.assert_array_equal(label, np.asarray(expected))
+
+
+def test_an_image_no_budget_can_hold_is_skipped_with_a_message(tiny_net, tmp_path, capsys):
+    folder, weights = tiny_net
+    out = tmp_path / 'out'
+    assert run([REAL_JPEG, '--net', folder, '--weights', weights, '--out', out, '--max-memory', 1e-6]) == 1
+    err = capsys.readouterr().err
+    assert 'skipped' in err and 'budget' in err and not (out / 'voc-2007_000129.png').exists()
+
+
+def test_memory_estimate_grows_with_the_pixels_and_allocates_nothing(tiny_net):
+    folder, weights = tiny_net
+    net = caffe.Net(os.path.join(folder, 'deploy.prototxt'), caffe.TEST, weights=weights)
+    small, big = infer.memory_needed(net, 100, 100), infer.memory_needed(net, 20000, 30000)
+    assert big > 50 * small
+    assert big > 4 * 13 * 20000 * 30000                       # 13 channels of blobs at 20000 x 30000
+    assert net.blobs['conv']._data is None                     # shapes only: nothing was allocated
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tiny_net, tmp_path, capsys):
+    folder, weights = tiny_net
+    bomb = tmp_path / 'bomb.png'
+    Image.new('1', (20000, 20000)).save(bomb)                  # 400 Mpixels that compress to almost nothing
+    assert os.path.getsize(bomb) < 1 << 20
+    out = tmp_path / 'out'
+    assert run([bomb, '--net', folder, '--weights', weights, '--out', out]) == 1
+    assert 'bomb.png: too many pixels' in capsys.readouterr().err
