@@ -121,11 +121,11 @@ def segment_within(net, rgb, budget, name):
     height, width = rgb.shape[:2]
     h, w, need = fitting_size(net, height, width, budget)
     if h is None:
-        raise InputError('%dx%d pixels: even a 32-pixel-high version needs %.1f GiB, over the %.1f GiB budget '
-                         '(--max-memory)' % (width, height, need / 2 ** 30, budget / 2 ** 30))
+        raise InputError('%dx%d pixels: even scaled to a 32-pixel short side it needs %.3g GiB, over the %.3g GiB '
+                         'budget (raise --max-memory)' % (width, height, need / 2 ** 30, budget / 2 ** 30))
     if (h, w) == (height, width):
         return segment(net, rgb)
-    print('%s: %dx%d would need %.1f GiB, over the %.1f GiB budget (--max-memory); segmenting at %dx%d and '
+    print('%s: %dx%d would need %.3g GiB, over the %.3g GiB budget (--max-memory); segmenting at %dx%d and '
           'scaling the labels back' % (name, width, height, memory_needed(net, height, width) / 2 ** 30,
                                        budget / 2 ** 30, w, h), file=sys.stderr)
     small = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR))

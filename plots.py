@@ -16,19 +16,26 @@ METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
 
 
 def _save(fig, png_path):
+    """Write fig as png_path via a temporary file of this process beside it, removed if drawing fails."""
     FigureCanvasAgg(fig)
-    tmp = png_path + '.tmp'
-    fig.savefig(tmp, format='png', dpi=100)
-    os.replace(tmp, png_path)
+    tmp = '%s.%d.tmp' % (png_path, os.getpid())
+    try:
+        fig.savefig(tmp, format='png', dpi=100)
+        os.replace(tmp, png_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     return png_path
 
 
 def _column(rows, name):
+    """One column as floats; NaN where a row has no number (blank, or a line cut short)."""
     values = []
     for r in rows:
         try:
-            values.append(float(r.get(name, '')))
-        except ValueError:
+            values.append(float(r.get(name)))
+        except (TypeError, ValueError):
             values.append(np.nan)
     return np.array(values)
 
@@ -52,14 +59,16 @@ def learning_curve(csv_path, png_path):
     loss_ax.set_xlabel('iteration')
     loss_ax.set_ylabel('loss')
     loss_ax.set_title('loss')
-    loss_ax.legend(loc='best')
+    if loss_ax.lines:
+        loss_ax.legend(loc='best')
     for name in METRICS:
         if name in rows[0]:
             metric_ax.plot(it, _column(rows, name), marker='o', label=name.replace('_', ' '))
     metric_ax.set_xlabel('iteration')
     metric_ax.set_ylim(0, 1)
     metric_ax.set_title('seg-test metrics')
-    metric_ax.legend(loc='lower right')
+    if metric_ax.lines:
+        metric_ax.legend(loc='lower right')
     fig.tight_layout()
     return _save(fig, png_path)
 

@@ -246,7 +246,11 @@ def main(argv=None):
     print(format_report(compute_metrics(hist), names))
     if args.confusion:
         import plots
-        print('confusion matrix: %s' % plots.confusion_matrix(hist, args.confusion, names))
+        try:
+            print('confusion matrix: %s' % plots.confusion_matrix(hist, args.confusion, names))
+        except OSError as e:
+            print('error: cannot write the confusion matrix: %s' % e, file=sys.stderr)
+            return 1
     return 0
 
 

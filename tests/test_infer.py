@@ -183,3 +183,25 @@ def test_a_decompression_bomb_is_refused_before_decoding(tiny_net, tmp_path, cap
     out = tmp_path / 'out'
     assert run([bomb, '--net', folder, '--weights', weights, '--out', out]) == 1
     assert 'bomb.png: too many pixels' in capsys.readouterr().err
+
+
+def test_a_huge_image_is_sized_to_the_budget_without_allocating_even_past_the_engine_limit(tiny_net, monkeypatch):
+    import torchcaffe.blob
+    folder, weights = tiny_net
+    net = caffe.Net(os.path.join(folder, 'deploy.prototxt'), caffe.TEST, weights=weights)
+    monkeypatch.setattr(torchcaffe.blob, 'MAX_BLOB_BYTES', 4 * 6 * 4000 * 4000)  # the engine refuses full size
+    assert infer.memory_needed(net, 20000, 30000) == float('inf')
+    budget = infer.memory_needed(net, 1000, 1000)
+    h, w, need = infer.fitting_size(net, 20000, 30000, budget)
+    assert need <= budget and h * w > 0.5 * 1000 * 1000                  # close to the budget, not far below
+    assert abs(w / h - 1.5) < 0.01                                       # the image's aspect is kept
+    assert all(b._data is None for b in net.blobs.values())
+
+
+def test_a_huge_image_over_a_tiny_budget_is_refused_naming_its_size_before_any_allocation(tiny_net):
+    folder, weights = tiny_net
+    net = caffe.Net(os.path.join(folder, 'deploy.prototxt'), caffe.TEST, weights=weights)
+    rgb = np.broadcast_to(np.zeros(3, np.uint8), (20000, 20000, 3))     # 1.2 GB of pixels that take no memory
+    with pytest.raises(infer.InputError, match=r'20000x20000 pixels: .* GiB budget \(raise --max-memory\)'):
+        infer.segment_within(net, rgb, 1024, 'huge.png')
+    assert all(b._data is None for b in net.blobs.values())

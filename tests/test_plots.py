@@ -68,3 +68,24 @@ def test_confusion_matrix_rejects_mismatched_names(tmp_path):
         plots.confusion_matrix(np.eye(3), str(tmp_path / 'c.png'), ['a', 'b'])
     with pytest.raises(ValueError, match='square'):
         plots.confusion_matrix(np.ones((2, 3)), str(tmp_path / 'c.png'))
+
+
+def test_a_log_cut_short_mid_line_still_plots_without_warnings(tmp_path):
+    path = tmp_path / 'log.csv'
+    write_log(path, [(1000, 5e4), (2000, 4e4)])
+    with open(path, 'a') as f:
+        f.write('3000,1e-10,3.9e4')                  # the writer was killed mid-row
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert plots.learning_curve(str(path), str(tmp_path / 'cut.png'))
+        path.write_text('iteration,seconds\n1000,5\n')  # neither losses nor metrics: no empty legends
+        assert plots.learning_curve(str(path), str(tmp_path / 'bare.png'))
+    pixels(tmp_path / 'cut.png')
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / 'taken'
+    target.mkdir()                                    # a folder where the PNG should go
+    with pytest.raises(OSError):
+        plots.confusion_matrix(np.eye(3), str(target))
+    assert sorted(os.listdir(tmp_path)) == ['taken'] and not os.listdir(target)

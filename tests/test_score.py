@@ -343,3 +343,20 @@ def test_cli_saves_a_confusion_matrix_plot(tmp_path, capsys):
     from PIL import Image
     with Image.open(png) as im:
         assert im.format == 'PNG' and min(im.size) >= 400
+
+
+def test_cli_confusion_plot_gets_the_histogram_and_names_and_reports_a_bad_path(tmp_path, capsys, monkeypatch):
+    import plots
+    args = write_case(tmp_path, [('img1', GT[None, :5], PRED[None, :5]), ('img2', GT[None, 5:], PRED[None, 5:])])
+    (tmp_path / 'names.txt').write_text('background\ncat\ndog\nsofa\ntrain\n')
+    seen = {}
+    monkeypatch.setattr(plots, 'confusion_matrix',
+                        lambda hist, path, names: seen.update(hist=hist, names=names) or path)
+    assert score.main(args + ['--class-names', str(tmp_path / 'names.txt'),
+                              '--confusion', str(tmp_path / 'c.png')]) == 0
+    np.testing.assert_array_equal(seen['hist'], score.fast_hist(GT, PRED, 5))   # rows ground truth, summed over images
+    assert seen['names'] == ['background', 'cat', 'dog', 'sofa', 'train']
+    monkeypatch.undo()
+    assert score.main(args + ['--classes', '5', '--confusion', str(tmp_path / 'no' / 'c.png')]) == 1
+    captured = capsys.readouterr()
+    assert 'mean IU' in captured.out and 'cannot write the confusion matrix' in captured.err
