@@ -101,6 +101,11 @@ def autocast():
     return contextlib.nullcontext()
 
 
+def compute_dtype():
+    """The dtype autocast gives convolutions: bfloat16 in fast mode, None (keep float32) otherwise."""
+    return torch.bfloat16 if _arithmetic.bf16 and torch.is_autocast_enabled(_device.type) else None
+
+
 def memory_format():
     """The layout convolutions use: channels_last in fast mode, contiguous otherwise."""
     return torch.channels_last if _arithmetic.channels_last else torch.contiguous_format

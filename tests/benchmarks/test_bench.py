@@ -25,4 +25,22 @@ def test_bench_writes_a_report_for_both_modes(tmp_path):
         assert float(cells[12].split()[0]) > 0 and cells[13].endswith('%')   # train it/s, data wait
         same = float(cells[11])
         assert same < (1e-4 if mode == 'faithful' else 0.1), same
-    assert re.search(r'Peak used for the % column: [0-9.]+ TFLOP/s \(measured: float32 4096\^3 matmul\)', text)
+    assert re.search(r'Peak used for the % column: [0-9.]+ TFLOP/s \(measured, best dense kernel: float32 ', text)
+    for mode in ('faithful', 'fast'):                 # the per-layer profile of a training pass
+        section = text.split('## Where the time goes: voc-fcn-alexnet 96x64, %s mode' % mode)[1].split('##')[0]
+        shares = [float(line.split('|')[5].strip(' %')) for line in section.splitlines()
+                  if line.startswith('| ') and line.split('|')[1].strip() not in ('layer',)]
+        assert 10 <= len(shares) <= 11 and 50 < sum(shares) <= 100.5, shares
+    assert '## Targets' in text and 'not part of this run' in text
+
+
+def test_targets_say_met_or_by_how_much_they_were_missed():
+    class Args:
+        gpu = None
+    plain = {'fwd_s': 1.0, 'fb_s': 4.0}
+    lines = bench.targets_section(Args, {('voc-fcn8s', '500x500', 'faithful'): ({'fwd_s': 1.02, 'fb_s': 4.4}, plain)})
+    text = '\n'.join(lines)
+    assert 'forward: +2.0% (target <= +5%): met' in text
+    assert 'forward+backward: +10.0% (target <= +5%): missed by 5.0 points' in text
+    assert "forward 1.02 s against real Caffe's 6.8 s" in text and '6.7x faster' in text
+    assert 'not measured in this run (no GPU)' in text

@@ -87,3 +87,27 @@ def test_fast_mode_trains_with_gradients_close_to_the_faithful_ones():
         scale = np.abs(ref[name]).max()
         assert np.abs(got[name] - ref[name]).max() < 0.05 * scale, name
         assert not np.array_equal(got[name], ref[name])
+
+
+def test_a_net_built_in_fast_mode_stores_weights_channels_last_with_the_same_values(tmp_path):
+    caffe.set_random_seed(3)
+    ref = make_net(TRAIN_NET)
+    caffe.set_fast_mode(bf16=False, tf32=False, channels_last=True, cudnn_benchmark=False)
+    caffe.set_random_seed(3)
+    net = make_net(TRAIN_NET)
+    weight = net.params['conv'][0]
+    assert weight.tensor.is_contiguous(memory_format=torch.channels_last)
+    assert not weight.tensor.is_contiguous()
+    for name in ref.params:
+        np.testing.assert_array_equal(net.params[name][0].data, ref.params[name][0].data)
+    x = np.random.RandomState(0).randn(2, 3, 12, 12).astype(np.float32)
+    view = weight.data                       # a numpy view held across passes, as pycaffe users do
+    view[...] *= 2
+    ref.params['conv'][0].data[...] *= 2
+    np.testing.assert_allclose(net.forward(data=x, end='up')['up'], ref.forward(data=x, end='up')['up'],
+                               rtol=1e-5, atol=1e-6)
+    net.save(str(tmp_path / 'w.caffemodel'))
+    caffe.set_faithful_mode()
+    back = make_net(TRAIN_NET, weights=str(tmp_path / 'w.caffemodel'))
+    for name in ref.params:
+        np.testing.assert_array_equal(back.params[name][0].data, ref.params[name][0].data)

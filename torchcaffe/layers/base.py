@@ -54,8 +54,10 @@ class Layer:
     def setup(self, bottom_shapes):
         """Read parameters and create learnable blobs; bottoms are known by shape."""
 
-    def add_param_blob(self, shape, filler):
-        self.blobs.append(Blob(tensor=fill(filler, shape).to(mode.device())))
+    def add_param_blob(self, shape, filler, memory_format=torch.contiguous_format):
+        """A learnable blob filled by `filler`, stored in `memory_format` (its values do not depend on it)."""
+        t = fill(filler, shape).to(mode.device()).contiguous(memory_format=memory_format)
+        self.blobs.append(Blob(tensor=t))
 
     def fail(self, message):
         raise CaffeError('layer %r (%s): %s' % (self.param.name, self.type, message))

@@ -57,7 +57,8 @@ class _ConvBase(Layer):
             self.fail('channels (%d) and num_output (%d) must both be divisible by group (%d)'
                       % (channels, p.num_output, self.group))
         self.channels = channels
-        self.add_param_blob(self.weight_shape(channels, p.num_output), p.weight_filler)
+        # A net built in fast mode keeps its weights channels_last, so no pass pays to transpose them.
+        self.add_param_blob(self.weight_shape(channels, p.num_output), p.weight_filler, mode.memory_format())
         if p.bias_term:
             self.add_param_blob((p.num_output,), p.bias_filler)
 
@@ -67,9 +68,13 @@ class _ConvBase(Layer):
         if x.dim() != 4 or x.shape[1] != self.channels:
             self.fail('bottom shape %s does not match the %d input channels set up'
                       % (tuple(x.shape), self.channels))
-        fmt = mode.memory_format()
-        if fmt is not torch.contiguous_format:
-            x, weight = x.contiguous(memory_format=fmt), weight.contiguous(memory_format=fmt)
+        fmt, dtype = mode.memory_format(), mode.compute_dtype()
+        if fmt is not torch.contiguous_format or dtype is not None:
+            # the input in fast mode's layout and dtype in one copy; the weight keeps the layout it
+            # was stored in (transposing a big one each pass costs more than the convolution gains)
+            x = x.to(dtype=dtype or x.dtype, memory_format=fmt)
+            if dtype is not None:
+                weight = weight.to(dtype)
         return x, weight, params[1] if len(params) > 1 else None
 
 
