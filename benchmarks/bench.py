@@ -19,8 +19,10 @@ For voc-fcn32s/16s/8s and voc-fcn-alexnet at 500x500 and at a typical VOC size
     python -m benchmarks.bench --gpu 0 --reps 20     # on a CUDA device
     python -m benchmarks.bench --nets voc-fcn8s --sizes 500x500 --modes faithful
 
-Each (net, size, mode, implementation) runs in its own process, so that peak
-memory is its own.
+Peak memory and training are measured in a process per (net, size, mode,
+implementation), so that each peak is its own; the engine and plain times are
+taken in one more process per (net, size, mode), the two taking turns pass by
+pass, so that the machine's drift weighs on both alike.
 """
 import argparse
 import json
@@ -127,6 +129,22 @@ def sync():
         torch.cuda.synchronize()
 
 
+def interleaved(fns, reps, warmup):
+    """Median seconds of each of fns, run in turn: warmup rounds, then reps timed rounds."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(reps):
+        for fn, t in zip(fns, times):
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            t.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
 def timed(fn, reps, warmup):
     """Median seconds of fn() over reps calls after warmup calls."""
     for _ in range(warmup):
@@ -200,36 +218,58 @@ def write_voc_like(root, hw, n=8, seed=0):
         f.write('\n'.join(ids) + '\n')
 
 
-def measure_engine(net_name, hw, reps, warmup, train_steps):
-    from torchcaffe import Net, TEST, TRAIN, get_solver
-    result = {}
+def engine_forward(net_name, hw):
+    """The engine's deploy net at hw with random weights and input: (net, forward)."""
+    from torchcaffe import Net, TEST
     deploy = Net(os.path.join(ROOT, 'models', net_name, 'deploy.prototxt'), TEST)
     deploy.blobs['data'].reshape(1, 3, *hw)
     deploy.reshape()
     randomize(deploy)
-    x = np.random.RandomState(1).randn(1, 3, *hw).astype(np.float32) * 50
-    deploy.blobs['data'].data[...] = x
-    result['gflops'] = flops(deploy) / 1e9
-    peak_memory(reset=True)
-    result['fwd_s'] = timed(deploy.forward, reps, warmup)
-    result['fwd_mem'] = peak_memory()
-    result['score'] = deploy.blobs['score'].data[0, :, ::8, ::8].tolist()   # for the same-function check
-    del deploy
+    deploy.blobs['data'].data[...] = bench_input(hw)
+    return deploy, deploy.forward
+
+
+def engine_forward_backward(net_name, hw):
+    """The engine's training net at hw fed by Input blobs: (net, one zeroed forward+backward)."""
+    from torchcaffe import Net, TRAIN
     fb = Net(train_param(net_name, hw), TRAIN)
     randomize(fb)
-    fb.blobs['data'].data[...] = x
-    fb.blobs['label'].data[...] = np.random.RandomState(2).randint(0, 21, size=(1, 1) + hw)
+    fb.blobs['data'].data[...] = bench_input(hw)
+    fb.blobs['label'].data[...] = bench_label(hw)
     learnable = fb.learnable_params
 
     def forward_backward():
         for b in learnable:
             b.diff_tensor.zero_()
         fb.forward_backward()
+    return fb, forward_backward
 
+
+def bench_input(hw):
+    return np.random.RandomState(1).randn(1, 3, *hw).astype(np.float32) * 50
+
+
+def bench_label(hw):
+    return np.random.RandomState(2).randint(0, 21, size=(1, 1) + hw)
+
+
+def measure_engine(net_name, hw, train_steps, warmup):
+    """Peak memory, FLOPs and scores of the engine's passes, and its real training speed
+    (train_steps timed solver steps after warmup ones)."""
+    from torchcaffe import get_solver
+    result = {}
+    deploy, forward = engine_forward(net_name, hw)
+    result['gflops'] = flops(deploy) / 1e9
     peak_memory(reset=True)
-    result['fb_s'] = timed(forward_backward, reps, warmup)
+    timed(forward, 1, 1)
+    result['fwd_mem'] = peak_memory()
+    result['score'] = deploy.blobs['score'].data[0, :, ::8, ::8].tolist()   # for the same-function check
+    del deploy, forward
+    fb, forward_backward = engine_forward_backward(net_name, hw)
+    peak_memory(reset=True)
+    timed(forward_backward, 1, 1)
     result['fb_mem'] = peak_memory()
-    del fb, learnable
+    del fb, forward_backward
     if train_steps:
         result.update(measure_training(net_name, hw, train_steps, warmup, get_solver))
     return result
@@ -276,47 +316,60 @@ def _write_text(path, param):
         f.write(text_format.MessageToString(param))
 
 
-def measure_plain(net_name, hw, reps, warmup, fast):
-    from torchcaffe import Net, TEST, mode
+def plain_passes(net_name, hw):
+    """The plain PyTorch module with the engine's random weights: (forward, forward_backward)."""
+    from torchcaffe import mode
     from benchmarks.plain import plain_fcn
-    deploy = Net(os.path.join(ROOT, 'models', net_name, 'deploy.prototxt'), TEST)
-    deploy.blobs['data'].reshape(1, 3, *hw)
-    deploy.reshape()
-    randomize(deploy)
+    deploy, _ = engine_forward(net_name, hw)
     dev = mode.device()
     model = plain_fcn(net_name).load_from(deploy).freeze(frozen_layers(net_name)).to(dev)
     del deploy
     fmt = mode.memory_format()
     model = model.to(memory_format=fmt)
-    x = torch.from_numpy(np.random.RandomState(1).randn(1, 3, *hw).astype(np.float32) * 50).to(dev)
-    x = x.contiguous(memory_format=fmt)
-    label = torch.from_numpy(np.random.RandomState(2).randint(0, 21, size=(1, 1) + hw)).to(dev)
-    result = {}
+    x = torch.from_numpy(bench_input(hw)).to(dev).contiguous(memory_format=fmt)
+    label = torch.from_numpy(bench_label(hw)).to(dev)
+    for p in model.parameters():
+        if p.requires_grad:
+            p.grad = torch.zeros_like(p)
 
     def forward():
+        model.eval()
         with torch.no_grad(), mode.autocast():
             return model(x)
 
-    model.eval()
-    peak_memory(reset=True)
-    result['fwd_s'] = timed(forward, reps, warmup)
-    result['fwd_mem'] = peak_memory()
-    result['score'] = forward()[0, :, ::8, ::8].float().cpu().numpy().tolist()
-    model.train()
-
     def forward_backward():
+        model.train()
         model.zero_grad(set_to_none=False)
         with mode.autocast():
             loss = model.loss(model(x).float(), label)
         loss.backward()
+    return forward, forward_backward
 
-    for p in model.parameters():
-        if p.requires_grad:
-            p.grad = torch.zeros_like(p)
+
+def measure_plain(net_name, hw):
+    """Peak memory and scores of the plain module's passes."""
+    forward, forward_backward = plain_passes(net_name, hw)
+    result = {}
     peak_memory(reset=True)
-    result['fb_s'] = timed(forward_backward, reps, warmup)
+    timed(forward, 1, 1)
+    result['fwd_mem'] = peak_memory()
+    result['score'] = forward()[0, :, ::8, ::8].float().cpu().numpy().tolist()
+    peak_memory(reset=True)
+    timed(forward_backward, 1, 1)
     result['fb_mem'] = peak_memory()
     return result
+
+
+def measure_pair(net_name, hw, reps, warmup):
+    """Engine and plain times taken in one process, alternating pass by pass, so that the
+    machine's drift and the process's memory state weigh on both alike: the overhead figures."""
+    plain_fwd, plain_fb = plain_passes(net_name, hw)
+    deploy, engine_fwd = engine_forward(net_name, hw)
+    fwd = interleaved([engine_fwd, plain_fwd], reps, warmup)
+    del deploy, engine_fwd
+    fb, engine_fb = engine_forward_backward(net_name, hw)
+    both = interleaved([engine_fb, plain_fb], reps, warmup)
+    return {'engine': {'fwd_s': fwd[0], 'fb_s': both[0]}, 'plain': {'fwd_s': fwd[1], 'fb_s': both[1]}}
 
 
 def profile_layers(net_name, hw, reps, warmup):
@@ -362,9 +415,11 @@ def run_one(args):
     elif args.one_impl == 'profile':
         result = profile_layers(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     elif args.one_impl == 'engine':
-        result = measure_engine(args.one_net, parse_size(args.one_size), args.reps, args.warmup, args.train_steps)
+        result = measure_engine(args.one_net, parse_size(args.one_size), args.train_steps, args.warmup)
+    elif args.one_impl == 'pair':
+        result = measure_pair(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     else:
-        result = measure_plain(args.one_net, parse_size(args.one_size), args.reps, args.warmup, fast)
+        result = measure_plain(args.one_net, parse_size(args.one_size))
     print('RESULT ' + json.dumps(result))
 
 
@@ -454,8 +509,10 @@ def report(args, results, peaks, profiles, dev_rows, device_name, seconds):
              % ('make bench' if not args.argv else 'python -m benchmarks.bench ' + ' '.join(args.argv),
                 device_name, platform.machine(), torch.__version__, torch.get_num_threads(),
                 time.strftime('%Y-%m-%d'), seconds), '',
-             'Times are medians of %d runs after %d warm-up run(s), batch 1. "plain" is the same net written '
-             'directly in PyTorch (benchmarks/plain.py) with the same weights; "overhead" is engine/plain - 1. '
+             'Times are medians of %d runs after %d warm-up run(s), batch 1, the engine and "plain" (the same '
+             'net written directly in PyTorch, benchmarks/plain.py, with the same weights) taking turns pass by '
+             'pass in one process; "overhead" is engine/plain - 1. Memory and training are measured in a process '
+             'of their own per net, size, mode and implementation. '
              'TFLOP/s counts the multiply-adds (x2) of convolutions, deconvolutions and inner products; '
              'forward+backward counts 3x the forward. Training runs the net\'s own solver.prototxt, so one '
              'iteration is iter_size images (20 for voc-fcn-alexnet, 1 for the others). Memory is the %s.'
@@ -613,8 +670,11 @@ def main(argv=None):
         for net in args.nets:
             for size in args.sizes:
                 print('%s %s %s ...' % (net, size, mode_name), flush=True)
-                results[(net, size, mode_name)] = tuple(_child(args, net, size, mode_name, impl)
-                                                        for impl in ('engine', 'plain'))
+                eng, plain = (_child(args, net, size, mode_name, impl) for impl in ('engine', 'plain'))
+                times = _child(args, net, size, mode_name, 'pair')
+                eng.update(times['engine'])
+                plain.update(times['plain'])
+                results[(net, size, mode_name)] = eng, plain
     net = 'voc-fcn8s' if 'voc-fcn8s' in args.nets else args.nets[0]
     profiles = {m: (net, args.sizes[0], _child(args, net, args.sizes[0], m, 'profile')) for m in args.modes}
     dev_rows = None if args.no_deviation or 'fast' not in args.modes else deviation(args.gpu)

@@ -42,7 +42,7 @@ def test_plain_module_matches_the_engine_forward_and_backward(name):
     assert rel(score.detach().numpy(), net.blobs['score'].data) < 1e-5
     plain_loss = model.loss(score, torch.from_numpy(label))
     plain_loss.backward()
-    assert abs(float(plain_loss) - loss) <= 1e-5 * abs(loss)
+    assert abs(plain_loss.item() - loss) <= 1e-5 * abs(loss)
     assert frozen and all(model.layers[f].weight.grad is None for f in frozen)
     for layer_name, module in model.layers.items():
         if layer_name not in frozen:
