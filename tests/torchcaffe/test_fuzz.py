@@ -18,7 +18,8 @@ from tc_helpers import GOLDEN
 from torchcaffe import blob, io
 from torchcaffe.proto import caffe_pb2
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+# FUZZ_EXAMPLES=5000 runs a longer campaign; the suite's default keeps CI quick.
+FUZZ = settings(max_examples=int(os.environ.get('FUZZ_EXAMPLES', 150)), deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 NET_TEXT = (GOLDEN / 'layers' / 'layer_conv_basic' / 'net.prototxt').read_text()
