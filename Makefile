@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
 
-.PHONY: setup test golden proto nets demo train bench weights data-voc clean
+.PHONY: setup test test-gpu golden proto nets demo train bench weights data-voc clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ test:
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; \
 	exit $$rc
+
+# On a CUDA machine: the golden cases, the Caffe-trained LeNet and fast mode again, in GPU mode.
+test-gpu:
+	TORCHCAFFE_TEST_GPU=1 $(PY) -m pytest tests/torchcaffe/test_golden.py \
+		tests/torchcaffe/test_real_model.py tests/torchcaffe/test_fast_mode.py
 
 # Check the engine against every case Caffe computed (../shared/caffe-golden), on a scratch copy
 # because the solver cases write snapshots where they run.

@@ -1,4 +1,10 @@
-"""Fixtures shared by the engine tests. Plain helpers live in tc_helpers.py."""
+"""Fixtures shared by the engine tests. Plain helpers live in tc_helpers.py.
+
+TORCHCAFFE_TEST_GPU=1 runs them in GPU mode (`make test-gpu`), for the suites
+whose contract is the same on either device (golden cases, the Caffe-trained
+LeNet, fast mode).
+"""
+import os
 import sys
 
 import pytest
@@ -6,14 +12,21 @@ import pytest
 import torchcaffe as caffe
 
 
+ON_GPU = os.environ.get('TORCHCAFFE_TEST_GPU') == '1'
+
+
 @pytest.fixture(autouse=True)
-def _cpu_and_seed():
-    """Every test runs in CPU mode, with faithful arithmetic, from a known random state."""
-    caffe.set_mode_cpu()
+def _mode_and_seed():
+    """Every test runs in CPU mode (GPU mode when asked), faithful arithmetic, from a known random state."""
+    if ON_GPU:
+        caffe.set_mode_gpu()
+    else:
+        caffe.set_mode_cpu()
     caffe.set_faithful_mode()
     caffe.set_random_seed(1701)
     yield
     caffe.set_faithful_mode()
+    caffe.set_mode_cpu()
 
 
 @pytest.fixture
