@@ -94,6 +94,8 @@ def blobproto_to_array(bp, return_diff=False):
     """numpy array of a BlobProto's data (or diff), in its declared shape."""
     values = (bp.double_diff or bp.diff) if return_diff else (bp.double_data or bp.data)
     shape = blobproto_shape(bp)
+    if any(d < 0 for d in shape):
+        raise CaffeError('blob declares a negative dimension: shape %s' % (shape,))
     arr = np.asarray(values, dtype=np.float32)
     if arr.size != int(np.prod(shape, dtype=np.int64)):
         raise CaffeError('blob declares shape %s but holds %d values' % (shape, arr.size))

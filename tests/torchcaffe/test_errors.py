@@ -111,6 +111,17 @@ def test_truncated_caffemodel(tmp_path):
     assert 'truncated' in msg or 'corrupt' in msg
 
 
+def test_mean_file_with_a_negative_dimension(tmp_path):
+    # Found by a 3,000-input fuzz campaign: legacy num = -2**31 with no values.
+    from torchcaffe import io
+    from torchcaffe.proto import caffe_pb2
+    bp = caffe_pb2.BlobProto(num=-2 ** 31, channels=0, height=0, width=0)
+    path = tmp_path / 'mean.binaryproto'
+    path.write_bytes(bp.SerializeToString())
+    msg = _raises(io.load_mean, str(path))
+    assert 'negative dimension' in msg
+
+
 def test_copy_from_shape_mismatch_names_layer_and_both_shapes_and_changes_nothing(tmp_path):
     source = make_net(IP_NET)
     model = str(tmp_path / 'm.caffemodel')
