@@ -13,6 +13,7 @@ For voc-fcn32s/16s/8s and voc-fcn-alexnet at 500x500 and at a typical VOC size
 - peak memory (CUDA: allocator peak; CPU: the process's peak RSS);
 - where a training pass of FCN-8s spends its time, layer by layer, and how
   the figures stand against the project's targets;
+- fast mode's forward with compile=True (torch.compile) beside it without;
 - how far fast mode moves a trained net's outputs from the faithful ones.
 
     python -m benchmarks.bench                       # every net and size, CPU, writes BENCHMARKS.md
@@ -372,6 +373,34 @@ def measure_pair(net_name, hw, reps, warmup):
     return {'engine': {'fwd_s': fwd[0], 'fb_s': both[0]}, 'plain': {'fwd_s': fwd[1], 'fb_s': both[1]}}
 
 
+def measure_compiled(net_name, hw, reps, warmup):
+    """Fast mode's forward with and without compile=True, taking turns on one deploy net: the first
+    compiled pass (which compiles), the steady times, and how far the compiled scores move."""
+    import torchcaffe as caffe
+    deploy, forward = engine_forward(net_name, hw)
+
+    def plain_fast():
+        caffe.set_fast_mode()
+        forward()
+        return deploy.blobs['score'].data.copy()
+
+    def compiled():
+        caffe.set_fast_mode(compile=True)
+        forward()
+        return deploy.blobs['score'].data.copy()
+
+    ref = plain_fast()
+    sync()
+    start = time.perf_counter()
+    got = compiled()
+    sync()
+    first = time.perf_counter() - start
+    times = interleaved([plain_fast, compiled], reps, warmup)
+    caffe.set_fast_mode()
+    return {'first_s': first, 'fwd_s': times[0], 'compiled_s': times[1],
+            'rel': float(np.abs(got - ref).max() / (np.abs(ref).max() + 1e-12))}
+
+
 def profile_layers(net_name, hw, reps, warmup):
     """Per-layer seconds of a training pass (forward+backward, no data layer), like `caffe time`,
     and the pass's wall time: what the layers do not account for is the engine's own bookkeeping."""
@@ -416,6 +445,8 @@ def run_one(args):
         result = profile_layers(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     elif args.one_impl == 'engine':
         result = measure_engine(args.one_net, parse_size(args.one_size), args.train_steps, args.warmup)
+    elif args.one_impl == 'compiled':
+        result = measure_compiled(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     elif args.one_impl == 'pair':
         result = measure_pair(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     else:
@@ -502,7 +533,7 @@ def _gib(b):
     return '%.2f' % (b / 2 ** 30)
 
 
-def report(args, results, peaks, profiles, dev_rows, device_name, seconds):
+def report(args, results, peaks, profiles, compiled_rows, dev_rows, device_name, seconds):
     mem_kind = 'CUDA allocator peak' if args.gpu is not None else 'process peak RSS'
     lines = ['# Benchmarks', '',
              'Written by `%s` on %s (%s, torch %s, %d CPU threads), %s; %.0f s in all.'
@@ -546,6 +577,8 @@ def report(args, results, peaks, profiles, dev_rows, device_name, seconds):
     lines += targets_section(args, results)
     for mode_name, (net, size, prof) in profiles.items():
         lines += profile_section(mode_name, net, size, prof)
+    if compiled_rows:
+        lines.append(compiled_section(compiled_rows))
     if dev_rows:
         lines.append(deviation_section(dev_rows))
     return '\n'.join(lines)
@@ -619,6 +652,25 @@ def deviation_section(dev_rows):
     return '\n'.join(lines) + '\n'
 
 
+COMPILED_TITLE = '## Compiled inference: fast mode with compile=True'
+
+
+def compiled_section(rows):
+    lines = [COMPILED_TITLE, '',
+             '`caffe.set_fast_mode(compile=True)` runs passes that record nothing for backward (deploy and '
+             'TEST nets) through torch.compile, a segment per run of built-in layers. Forward of the deploy net '
+             'on %s, batch 1, uncompiled and compiled fast mode taking turns; the first compiled pass at a shape '
+             'compiles. "max rel. change" is the compiled scores against the uncompiled ones.'
+             % _device_words(), '',
+             '| net | size | first compiled pass s | fwd fast s | fwd fast+compile s | speed-up '
+             '| max rel. change |', '|---|---|---|---|---|---|---|']
+    for (net, size), r in rows.items():
+        lines.append('| %s | %s | %.1f | %.3f | %.3f | %.2fx | %.1e |'
+                     % (net, size, r['first_s'], r['fwd_s'], r['compiled_s'], r['fwd_s'] / r['compiled_s'],
+                        r['rel']))
+    return '\n'.join(lines) + '\n'
+
+
 def _device_words():
     from torchcaffe import mode
     if mode.device().type == 'cuda':
@@ -626,18 +678,27 @@ def _device_words():
     return 'the CPU'
 
 
-def replace_deviation(path, dev_rows):
-    """Put a fresh deviation section into an existing report (after `make demo`, say)."""
+def replace_section(path, title, section):
+    """Put a fresh section into an existing report, in place of the one with the same title."""
     with open(path) as f:
         text = f.read()
-    if DEVIATION_TITLE in text:
-        start = text.index(DEVIATION_TITLE)
+    if title in text:
+        start = text.index(title)
         end = text.find('\n## ', start + 1)
         text = text[:start] + text[end + 1:] if end >= 0 else text[:start]
-    text = text.rstrip('\n') + '\n\n' + deviation_section(dev_rows)
+    text = text.rstrip('\n') + '\n\n' + section
     with open(path + '.tmp', 'w') as f:
         f.write(text)
     os.replace(path + '.tmp', path)
+
+
+def measure_compiled_rows(args):
+    rows = {}
+    for net in args.nets:
+        for size in args.sizes:
+            print('%s %s fast, compiled ...' % (net, size), flush=True)
+            rows[(net, size)] = _child(args, net, size, 'fast', 'compiled')
+    return rows
 
 
 def main(argv=None):
@@ -653,6 +714,9 @@ def main(argv=None):
     ap.add_argument('--no-deviation', action='store_true', help='skip the fast-vs-faithful comparison')
     ap.add_argument('--deviation-only', action='store_true',
                     help='only measure fast vs faithful on trained nets, replacing that section of --out')
+    ap.add_argument('--compiled-only', action='store_true',
+                    help='only measure fast mode with compile=True, replacing that section of --out')
+    ap.add_argument('--no-compiled', action='store_true', help='skip the compile=True measurement')
     ap.add_argument('--out', default=os.path.join(ROOT, 'BENCHMARKS.md'))
     ap.add_argument('--one', nargs=4, metavar=('NET', 'SIZE', 'MODE', 'IMPL'), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -661,8 +725,11 @@ def main(argv=None):
         args.one_net, args.one_size, args.one_mode, args.one_impl = args.one
         return run_one(args)
     if args.deviation_only:
-        replace_deviation(args.out, deviation(args.gpu))
+        replace_section(args.out, DEVIATION_TITLE, deviation_section(deviation(args.gpu)))
         return print('updated the fast-mode deviation in %s' % args.out)
+    if args.compiled_only:
+        replace_section(args.out, COMPILED_TITLE, compiled_section(measure_compiled_rows(args)))
+        return print('updated the compiled-inference section in %s' % args.out)
     start = time.time()
     results = {}
     peaks = {m: _child(args, '-', '-', m, 'peak') for m in args.modes}
@@ -677,10 +744,11 @@ def main(argv=None):
                 results[(net, size, mode_name)] = eng, plain
     net = 'voc-fcn8s' if 'voc-fcn8s' in args.nets else args.nets[0]
     profiles = {m: (net, args.sizes[0], _child(args, net, args.sizes[0], m, 'profile')) for m in args.modes}
+    compiled_rows = None if args.no_compiled or 'fast' not in args.modes else measure_compiled_rows(args)
     dev_rows = None if args.no_deviation or 'fast' not in args.modes else deviation(args.gpu)
     device_name = torch.cuda.get_device_name(args.gpu) if args.gpu is not None else \
         (platform.processor() or 'CPU') + ', %d cores' % os.cpu_count()
-    text = report(args, results, peaks, profiles, dev_rows, device_name, time.time() - start)
+    text = report(args, results, peaks, profiles, compiled_rows, dev_rows, device_name, time.time() - start)
     with open(args.out + '.tmp', 'w') as f:
         f.write(text)
     os.replace(args.out + '.tmp', args.out)

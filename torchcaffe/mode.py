@@ -2,7 +2,8 @@
 
 The faithful default keeps float32 arithmetic exact to IEEE single precision:
 TF32 stays off on a GPU.  Fast mode is an explicit opt-in that trades that
-exactness for speed (bf16 autocast, TF32, channels_last, cuDNN autotuning);
+exactness for speed (bf16 autocast, TF32, channels_last, cuDNN autotuning,
+optionally torch.compile);
 `make bench` measures how far its outputs move.
 """
 import contextlib
@@ -21,6 +22,7 @@ class Arithmetic:
     tf32: bool = False            # float32 matmul/convolution on TF32 tensor cores (CUDA)
     channels_last: bool = False   # NHWC memory layout for convolution inputs and weights
     cudnn_benchmark: bool = False  # let cuDNN time its algorithms per shape (CUDA)
+    compile: bool = False         # passes that record no backward run through torch.compile
 
     @property
     def faithful(self):
@@ -74,11 +76,16 @@ def set_random_seed(seed):
     torch.manual_seed(seed)
 
 
-def set_fast_mode(bf16=True, tf32=True, channels_last=True, cudnn_benchmark=True):
-    """Opt into faster, not bit-faithful arithmetic; each part can be left off."""
+def set_fast_mode(bf16=True, tf32=True, channels_last=True, cudnn_benchmark=True, compile=False):
+    """Opt into faster, not bit-faithful arithmetic; each part can be left off.
+
+    compile=True also runs inference passes (those that record nothing for
+    backward) through torch.compile: worth it for many passes at one input
+    shape, since the first pass at each shape compiles (seconds to minutes).
+    """
     global _arithmetic
     _arithmetic = Arithmetic(bf16=bf16, tf32=tf32, channels_last=channels_last,
-                             cudnn_benchmark=cudnn_benchmark)
+                             cudnn_benchmark=cudnn_benchmark, compile=compile)
     _apply_backend_flags()
 
 

@@ -7,6 +7,8 @@ layer's computation is recorded on its own small autograd tape, so Backward
 can walk the layers in reverse like Caffe does: blob diffs are explicit, an
 in-place layer turns its top diff into its bottom diff, and a blob read by
 several layers gets the sum of their diffs (what Caffe's Split layers do).
+With fast mode's compile=True, a pass that records nothing runs each stretch of
+built-in layers as one compiled segment (compiled.py).
 """
 import contextlib
 import os
@@ -17,6 +19,7 @@ import torch
 
 from . import io, mode
 from .blob import Blob
+from .compiled import Segment
 from .errors import CaffeError
 from .layers import REGISTRY
 from .layers.base import Layer as BuiltinLayer
@@ -134,6 +137,7 @@ class Net:
         self._tape = {}
         self._ran = None
         self._timer = None   # a timing.LayerTimes while one is attached
+        self._segments = {}  # (first, last) layer index -> compiled.Segment, for fast mode's compile
 
     def _create_layer(self, lp):
         if lp.type == 'Python':
@@ -410,17 +414,84 @@ class Net:
             (self.phase == TRAIN or self._param.force_backward)
         timer = self._timer
         with mode.autocast():
-            for i in range(start, end + 1):
-                since = timer and timer.clock()
-                self._run_layer(i, record)
-                if timer:
-                    timer.record('forward', i, since)
+            if not record and not timer and mode.arithmetic().compile:
+                self._forward_compiled(start, end)
+            else:
+                for i in range(start, end + 1):
+                    since = timer and timer.clock()
+                    self._run_layer(i, record)
+                    if timer:
+                        timer.record('forward', i, since)
         self._ran = (start, end, record)
+
+    def _compilable(self, i):
+        layer = self._layer_objs[i]
+        return not self._is_python(layer) and not getattr(layer, 'passive', False)
+
+    def _forward_compiled(self, start, end):
+        """Layers start..end with each run of built-in layers as one compiled segment."""
+        i = start
+        while i <= end:
+            if not self._compilable(i):
+                self._run_layer(i, False)
+                i += 1
+                continue
+            last = i
+            while last < end and self._compilable(last + 1):
+                last += 1
+            key = (i, last)
+            if key not in self._segments:
+                self._segments[key] = Segment(range(i, last + 1), self._layer_objs, self._bottoms, self._tops)
+            segment = self._segments[key]
+            inputs = [self._blobs[name].tensor for name in segment.reads]
+            try:
+                outputs = segment(inputs)
+            except CaffeError:
+                raise
+            except Exception as e:
+                self._explain_compile_failure(segment, e)
+            if any(self._layer_need[k] for k in segment.indices):
+                self._seen[key] = (segment, inputs)   # backward re-runs the segment uncompiled
+            for name, t in zip(segment.writes, outputs):
+                self._blobs[name].set_tensor(t.detach())
+            i = last + 1
+
+    def _explain_compile_failure(self, segment, error):
+        """Name the layer when it fails uncompiled too; otherwise blame torch.compile."""
+        for k in segment.indices:
+            self._run_layer(k, False)
+        first, last = (self._layer_names[k] for k in (segment.indices[0], segment.indices[-1]))
+        raise CaffeError('%s: torch.compile failed on layers %r..%r (they run uncompiled; '
+                         'set_fast_mode(compile=False) avoids it): %s: %s'
+                         % (self._source, first, last, type(error).__name__,
+                            str(error).strip().splitlines()[0] if str(error).strip() else '')) from error
+
+    def _rerun_segment(self, segment, inputs):
+        """Record a compiled segment's layers for backward, from the blobs it read."""
+        values = dict(zip(segment.reads, inputs))
+        for i in segment.indices:
+            layer = self._layer_objs[i]
+            bt = [values[b] for b in self._bottoms[i]]
+            pt = [p.tensor for p in layer.blobs]
+            if self._layer_need[i]:
+                bt = [t.detach().requires_grad_() if need else t for t, need in zip(bt, self._bottom_need[i])]
+                pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
+                with torch.enable_grad():
+                    out = layer.forward(bt, pt)
+                self._tape[i] = (bt, pt, out)
+            else:
+                with torch.no_grad():
+                    out = layer.forward(bt, pt)
+            values.update(zip(self._tops[i], (t.detach() for t in out)))
 
     def _rerun_recording(self):
         """Recompute the last forward's built-in layers with recording (Python layers keep their tops)."""
         start, end, _ = self._ran
         for i, seen in self._seen.items():
+            if isinstance(i, tuple):
+                with mode.autocast():
+                    self._rerun_segment(*seen)
+                continue
             layer = self._layer_objs[i]
             if seen is None:   # a released ReLU input: like Caffe, take the mask from the blob it wrote
                 seen = [self._blobs[self._tops[i][0]].tensor]

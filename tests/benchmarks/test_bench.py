@@ -32,6 +32,12 @@ def test_bench_writes_a_report_for_both_modes(tmp_path):
                   if line.startswith('| ') and line.split('|')[1].strip() not in ('layer',)]
         assert 10 <= len(shares) <= 11 and 50 < sum(shares) <= 100.5, shares
     assert '## Targets' in text and 'not part of this run' in text
+    compiled = text.split(bench.COMPILED_TITLE)[1].split('##')[0]
+    rows = [line for line in compiled.splitlines() if line.startswith('| voc-')]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip('|').split('|')]
+    assert float(cells[2]) > 0 and float(cells[3]) > 0 and float(cells[4]) > 0
+    assert float(cells[6]) < 0.1          # compiled scores stay those of fast mode, up to rounding
 
 
 def test_targets_say_met_or_by_how_much_they_were_missed():
