@@ -389,13 +389,10 @@ class Net:
             self._seen[i] = bt              # what this layer read, should backward need to re-record it
         with self._layer_errors(lp.name, lp.type, bottoms, 'run'):
             if record and self._layer_need[i]:
-                bt = [t.detach().requires_grad_() if need else t for t, need in zip(bt, self._bottom_need[i])]
-                pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
-                with torch.enable_grad():
-                    out = layer.forward(bt, pt)
-                self._tape[i] = (bt, pt, out)
-                if i in self._spent_inputs and bt[0]._base is None:
-                    bt[0].untyped_storage().resize_(0)   # the overwritten value: see _in_place_relus...
+                out = self._record(i, bt, pt)
+                leaf = self._tape[i][0][0]
+                if i in self._spent_inputs and leaf._base is None:
+                    leaf.untyped_storage().resize_(0)   # the overwritten value: see _in_place_relus...
                     self._seen[i] = None
             else:
                 with torch.no_grad():
@@ -474,11 +471,7 @@ class Net:
             bt = [values[b] for b in self._bottoms[i]]
             pt = [p.tensor for p in layer.blobs]
             if self._layer_need[i]:
-                bt = [t.detach().requires_grad_() if need else t for t, need in zip(bt, self._bottom_need[i])]
-                pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
-                with torch.enable_grad():
-                    out = layer.forward(bt, pt)
-                self._tape[i] = (bt, pt, out)
+                out = self._record(i, bt, pt)
             else:
                 with torch.no_grad():
                     out = layer.forward(bt, pt)
@@ -492,15 +485,20 @@ class Net:
                 with mode.autocast():
                     self._rerun_segment(*seen)
                 continue
-            layer = self._layer_objs[i]
             if seen is None:   # a released ReLU input: like Caffe, take the mask from the blob it wrote
                 seen = [self._blobs[self._tops[i][0]].tensor]
-            bt = [t.detach().requires_grad_() if need else t for t, need in zip(seen, self._bottom_need[i])]
-            pt = [p.tensor for p in layer.blobs]
-            pt = [t.detach().requires_grad_() if need else t for t, need in zip(pt, self._param_need[i])]
-            with torch.enable_grad(), mode.autocast():
-                self._tape[i] = (bt, pt, layer.forward(bt, pt))
+            with mode.autocast():
+                self._record(i, seen, [p.tensor for p in self._layer_objs[i].blobs])
         self._ran = (start, end, True)
+
+    def _record(self, i, bottoms, params):
+        """Run built-in layer i on autograd leaves of what it reads, keeping its tape for backward."""
+        bt = [t.detach().requires_grad_() if need else t for t, need in zip(bottoms, self._bottom_need[i])]
+        pt = [t.detach().requires_grad_() if need else t for t, need in zip(params, self._param_need[i])]
+        with torch.enable_grad():
+            out = self._layer_objs[i].forward(bt, pt)
+        self._tape[i] = (bt, pt, out)
+        return out
 
     def _loss(self):
         """Sum of loss tops times their weights, as Caffe's Forward returns it."""
