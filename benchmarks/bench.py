@@ -660,7 +660,8 @@ def compiled_section(rows):
              '`caffe.set_fast_mode(compile=True)` runs passes that record nothing for backward (deploy and '
              'TEST nets) through torch.compile, a segment per run of built-in layers. Forward of the deploy net '
              'on %s, batch 1, uncompiled and compiled fast mode taking turns; the first compiled pass at a shape '
-             'compiles. "max rel. change" is the compiled scores against the uncompiled ones.'
+             'compiles (torch keeps compiled kernels in an on-disk cache, so a shape compiled before by another '
+             'process takes less). "max rel. change" is the compiled scores against the uncompiled ones.'
              % _device_words(), '',
              '| net | size | first compiled pass s | fwd fast s | fwd fast+compile s | speed-up '
              '| max rel. change |', '|---|---|---|---|---|---|---|']
