@@ -26,6 +26,7 @@ from google.protobuf import text_format
 from tqdm import tqdm
 
 from torchcaffe import distributed          # torchrun data parallelism (torchcaffe backend only)
+from torchcaffe.io import write_atomic
 from torchcaffe.solver import learning_rate
 
 from backend import caffe
@@ -105,8 +106,8 @@ def resolve_solver(ndir, odir, iters=None):
     if iters is not None:
         param.max_iter = iters
     path = os.path.join(odir, 'solver.prototxt')
-    with open(path, 'w') as f:
-        f.write(text_format.MessageToString(param))
+    # every rank of a torchrun group writes it and reads it back: a rename never shows a half-written file
+    write_atomic(path, text_format.MessageToString(param).encode())
     return path, param
 
 

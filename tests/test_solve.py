@@ -65,6 +65,19 @@ def test_resolved_solver_points_at_the_net_folder_and_the_output(tiny_fcn, tmp_p
     assert os.path.exists(path)
 
 
+def test_resolved_solver_replaces_the_file_rather_than_rewriting_it(tiny_fcn, tmp_path):
+    # torchrun ranks all write it and read it back: a reader must never see it emptied mid-write
+    net_dir, _ = tiny_fcn
+    out = tmp_path / 'o'
+    path, _ = solve.resolve_solver(net_dir, str(out))
+    with open(path, 'w') as f:
+        f.write('# what another rank is reading')
+    with open(path) as reader:
+        solve.resolve_solver(net_dir, str(out))
+        assert reader.read() == '# what another rank is reading'
+    assert 'snapshot_prefix' in open(path).read()
+
+
 def test_aliases_and_unknown_nets():
     assert solve.net_dir('fcn8s').endswith(os.path.join('models', 'voc-fcn8s'))
     with pytest.raises(SystemExit, match='no net'):

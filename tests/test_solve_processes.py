@@ -102,8 +102,8 @@ def test_two_gloo_ranks_take_the_steps_of_one_process_with_iter_size_2(tmp_path)
     procs = [run_child(tmp_path, ranks_dir, str(tmp_path / 'ranks' / 'out'), RANK=str(r), LOCAL_RANK=str(r),
                        **group) for r in range(2)]
     results = [finish(p) for p in procs]
-    for rc, _, err in results:
-        assert rc == 0, err
+    assert all(rc == 0 for rc, _, _ in results), \
+        '\n'.join('rank %d (exit %d):\n%s' % (r, rc, err) for r, (rc, _, err) in enumerate(results))
     paths = [out.strip().splitlines()[-1] for _, out, _ in results]
     assert paths[0] == paths[1]                       # rank 0 wrote the one snapshot both report
     assert_same_weights(single_out.strip().splitlines()[-1], paths[0])
