@@ -2,7 +2,7 @@
 report, and the engine and its plain-PyTorch yardstick agree (no timing is asserted)."""
 import re
 
-from benchmarks import bench
+from benchmarks import bench, report
 
 
 def table_rows(text, mode):
@@ -32,21 +32,9 @@ def test_bench_writes_a_report_for_both_modes(tmp_path):
                   if line.startswith('| ') and line.split('|')[1].strip() not in ('layer',)]
         assert 10 <= len(shares) <= 11 and 50 < sum(shares) <= 100.5, shares
     assert '## Targets' in text and 'not part of this run' in text
-    compiled = text.split(bench.COMPILED_TITLE)[1].split('##')[0]
+    compiled = text.split(report.COMPILED_TITLE)[1].split('##')[0]
     rows = [line for line in compiled.splitlines() if line.startswith('| voc-')]
     assert len(rows) == 1
     cells = [c.strip() for c in rows[0].strip('|').split('|')]
     assert float(cells[2]) > 0 and float(cells[3]) > 0 and float(cells[4]) > 0
     assert float(cells[6]) < 0.1          # compiled scores stay those of fast mode, up to rounding
-
-
-def test_targets_say_met_or_by_how_much_they_were_missed():
-    class Args:
-        gpu = None
-    plain = {'fwd_s': 1.0, 'fb_s': 4.0}
-    lines = bench.targets_section(Args, {('voc-fcn8s', '500x500', 'faithful'): ({'fwd_s': 1.02, 'fb_s': 4.4}, plain)})
-    text = '\n'.join(lines)
-    assert 'forward: +2.0% (target <= +5%): met' in text
-    assert 'forward+backward: +10.0% (target <= +5%): missed by 5.0 points' in text
-    assert "forward 1.02 s against real Caffe's 6.8 s" in text and '6.7x faster' in text
-    assert 'not measured in this run (no GPU)' in text

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import torchcaffe as caffe
-from benchmarks import bench
+from benchmarks import measure
 from benchmarks.plain import plain_fcn
 
 HW = (48, 64)
@@ -21,14 +21,14 @@ def rel(a, b):
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-@pytest.mark.parametrize('name', bench.NETS)
+@pytest.mark.parametrize('name', measure.NETS)
 def test_plain_module_matches_the_engine_forward_and_backward(name):
-    param = bench.train_param(name, HW)
+    param = measure.train_param(name, HW)
     for lp in param.layer:                        # dropout off on both sides: the masks cannot match
         if lp.type == 'Dropout':
             lp.dropout_param.dropout_ratio = 0.0
     net = caffe.Net(param, caffe.TRAIN)
-    bench.randomize(net)
+    measure.randomize(net)
     rng = np.random.RandomState(0)
     x = rng.randn(1, 3, *HW).astype(np.float32)   # scores small enough that no probability underflows
     label = rng.randint(0, 21, size=(1, 1) + HW).astype(np.float32)
@@ -36,7 +36,7 @@ def test_plain_module_matches_the_engine_forward_and_backward(name):
     net.blobs['data'].data[...] = x
     net.blobs['label'].data[...] = label
     loss = net.forward_backward()
-    frozen = bench.frozen_layers(name)
+    frozen = measure.frozen_layers(name)
     model = plain_fcn(name).load_from(net).freeze(frozen).eval()   # eval: no dropout, as set above
     score = model(torch.from_numpy(x))
     assert rel(score.detach().numpy(), net.blobs['score'].data) < 1e-5
@@ -50,6 +50,6 @@ def test_plain_module_matches_the_engine_forward_and_backward(name):
 
 
 def test_flops_of_fcn8s_at_500x500_are_the_papers_order_of_magnitude():
-    net = caffe.Net(str(bench.ROOT + '/models/voc-fcn8s/deploy.prototxt'), caffe.TEST)
-    gflops = bench.flops(net) / 1e9
+    net = caffe.Net(str(measure.ROOT + '/models/voc-fcn8s/deploy.prototxt'), caffe.TEST)
+    gflops = measure.flops(net) / 1e9
     assert 300 < gflops < 450, gflops

@@ -1,0 +1,14 @@
+"""The report's judgement of the targets (benchmarks/report.py), on made-up figures."""
+from benchmarks import report
+
+
+def test_targets_say_met_or_by_how_much_they_were_missed():
+    class Args:
+        gpu = None
+    plain = {'fwd_s': 1.0, 'fb_s': 4.0}
+    lines = report.targets_section(Args, {('voc-fcn8s', '500x500', 'faithful'): ({'fwd_s': 1.02, 'fb_s': 4.4}, plain)})
+    text = '\n'.join(lines)
+    assert 'forward: +2.0% (target <= +5%): met' in text
+    assert 'forward+backward: +10.0% (target <= +5%): missed by 5.0 points' in text
+    assert "forward 1.02 s against real Caffe's 6.8 s" in text and '6.7x faster' in text
+    assert 'not measured in this run (no GPU)' in text
