@@ -166,8 +166,10 @@ def replace_section(path, title, section):
     if title in text:
         start = text.index(title)
         end = text.find('\n## ', start + 1)
-        text = text[:start] + text[end + 1:] if end >= 0 else text[:start]
-    text = text.rstrip('\n') + '\n\n' + section
+        rest = '\n' + text[end + 1:] if end >= 0 else ''
+        text = text[:start] + section + rest
+    else:
+        text = text.rstrip('\n') + '\n\n' + section
     with open(path + '.tmp', 'w') as f:
         f.write(text)
     os.replace(path + '.tmp', path)

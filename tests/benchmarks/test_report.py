@@ -12,3 +12,13 @@ def test_targets_say_met_or_by_how_much_they_were_missed():
     assert 'forward+backward: +10.0% (target <= +5%): missed by 5.0 points' in text
     assert "forward 1.02 s against real Caffe's 6.8 s" in text and '6.7x faster' in text
     assert 'not measured in this run (no GPU)' in text
+
+
+def test_a_refreshed_section_keeps_its_place_and_the_others(tmp_path):
+    path = tmp_path / 'B.md'
+    path.write_text('# Benchmarks\n\n## A\n\nold a\n\n## B\n\nold b\n')
+    report.replace_section(str(path), '## A', '## A\n\nnew a\n')
+    assert path.read_text() == '# Benchmarks\n\n## A\n\nnew a\n\n## B\n\nold b\n'
+    report.replace_section(str(path), '## B', '## B\n\nnew b\n')
+    report.replace_section(str(path), '## C', '## C\n\nc\n')
+    assert path.read_text() == '# Benchmarks\n\n## A\n\nnew a\n\n## B\n\nnew b\n\n## C\n\nc\n'
