@@ -145,3 +145,18 @@ def test_a_layer_failing_inside_a_compiled_segment_is_named():
     with pytest.raises(caffe.CaffeError) as info:
         net.forward()
     assert 'loss' in str(info.value) and '7' in str(info.value)
+
+
+def test_every_net_compiles_its_own_segments_past_torchs_recompile_limit():
+    # torch.compile caps the variants it keeps per code object (8): were every segment to share
+    # one, the ninth net of a process would silently run uncompiled.
+    from torch._dynamo.utils import counters
+    compile_only()
+    x = np.random.RandomState(5).randn(1, 2, 3, 3).astype(np.float32)
+    for k in range(10):
+        net = make_net(input_layer('data', (1, 2, 3, 3)) +
+                       'layer { name: "p" type: "Power" bottom: "data" top: "p" power_param { scale: %d } }' % (k + 1))
+        graphs = counters['stats']['unique_graphs']
+        out = net.forward(data=x)['p']
+        assert counters['stats']['unique_graphs'] == graphs + 1, k
+        np.testing.assert_allclose(out, (k + 1) * x, rtol=1e-6)
