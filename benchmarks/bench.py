@@ -58,6 +58,8 @@ def run_one(args):
         result = measure.profile_layers(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     elif args.one_impl == 'engine':
         result = measure.measure_engine(args.one_net, parse_size(args.one_size), args.train_steps, args.warmup)
+    elif args.one_impl == 'bookkeeping':
+        result = measure.measure_bookkeeping(args.one_net, args.reps, args.warmup)
     elif args.one_impl == 'compiled':
         result = measure.measure_compiled(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     elif args.one_impl == 'pair':
@@ -91,6 +93,30 @@ def measure_compiled_rows(args):
     return rows
 
 
+def profiled_net(args):
+    """The net of the per-layer profile and of the bookkeeping scale: FCN-8s when it is in the run."""
+    return 'voc-fcn8s' if 'voc-fcn8s' in args.nets else args.nets[0]
+
+
+def bookkeeping_text(args):
+    net = profiled_net(args)
+    return report.bookkeeping_section(net, _child(args, net, '-', 'faithful', 'bookkeeping'))
+
+
+def compiled_text(args):
+    return report.compiled_section(measure_compiled_rows(args))
+
+
+def deviation_text(args):
+    return report.deviation_section(measure.deviation(args.gpu))
+
+
+# The sections after the tables and profiles, in report order: name -> (title, measure and write it).
+SECTIONS = {'bookkeeping': (report.BOOKKEEPING_TITLE, bookkeeping_text),
+            'compiled': (report.COMPILED_TITLE, compiled_text),
+            'deviation': (report.DEVIATION_TITLE, deviation_text)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--nets', nargs='+', default=NETS)
@@ -102,11 +128,9 @@ def main(argv=None):
                     help='untimed runs first (a CPU takes a few to reach its steady state)')
     ap.add_argument('--train-steps', type=int, default=3, help='timed solver steps (0: skip training)')
     ap.add_argument('--no-deviation', action='store_true', help='skip the fast-vs-faithful comparison')
-    ap.add_argument('--deviation-only', action='store_true',
-                    help='only measure fast vs faithful on trained nets, replacing that section of --out')
-    ap.add_argument('--compiled-only', action='store_true',
-                    help='only measure fast mode with compile=True, replacing that section of --out')
     ap.add_argument('--no-compiled', action='store_true', help='skip the compile=True measurement')
+    ap.add_argument('--only', choices=list(SECTIONS),
+                    help='measure one section only and put it into --out in place of its old self')
     ap.add_argument('--out', default=os.path.join(ROOT, 'BENCHMARKS.md'))
     ap.add_argument('--one', nargs=4, metavar=('NET', 'SIZE', 'MODE', 'IMPL'), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -114,14 +138,12 @@ def main(argv=None):
     if args.one:
         args.one_net, args.one_size, args.one_mode, args.one_impl = args.one
         return run_one(args)
-    if args.deviation_only:
-        section = report.deviation_section(measure.deviation(args.gpu))
-        report.replace_section(args.out, report.DEVIATION_TITLE, section)
-        return print('updated the fast-mode deviation in %s' % args.out)
-    if args.compiled_only:
-        section = report.compiled_section(measure_compiled_rows(args))
-        report.replace_section(args.out, report.COMPILED_TITLE, section)
-        return print('updated the compiled-inference section in %s' % args.out)
+    if args.only:
+        title, measure_section = SECTIONS[args.only]
+        section = measure_section(args) + '\nMeasured apart from the rest by `python -m benchmarks.bench %s`, %s.\n' % (
+            ' '.join(args.argv), time.strftime('%Y-%m-%d'))
+        report.replace_section(args.out, title, section)
+        return print('updated "%s" in %s' % (title.lstrip('# '), args.out))
     start = time.time()
     results = {}
     peaks = {m: _child(args, '-', '-', m, 'peak') for m in args.modes}
@@ -134,13 +156,17 @@ def main(argv=None):
                 eng.update(times['engine'])
                 plain.update(times['plain'])
                 results[(net, size, mode_name)] = eng, plain
-    net = 'voc-fcn8s' if 'voc-fcn8s' in args.nets else args.nets[0]
+    net = profiled_net(args)
     profiles = {m: (net, args.sizes[0], _child(args, net, args.sizes[0], m, 'profile')) for m in args.modes}
-    compiled_rows = None if args.no_compiled or 'fast' not in args.modes else measure_compiled_rows(args)
-    dev_rows = None if args.no_deviation or 'fast' not in args.modes else measure.deviation(args.gpu)
+    skip = set() if 'fast' in args.modes else {'compiled', 'deviation'}
+    if args.no_compiled:
+        skip.add('compiled')
+    if args.no_deviation:
+        skip.add('deviation')
+    sections = [write(args) for name, (_, write) in SECTIONS.items() if name not in skip]
     device_name = torch.cuda.get_device_name(args.gpu) if args.gpu is not None else \
         (platform.processor() or 'CPU') + ', %d cores' % os.cpu_count()
-    text = report.markdown(args, results, peaks, profiles, compiled_rows, dev_rows, device_name, time.time() - start)
+    text = report.markdown(args, results, peaks, profiles, sections, device_name, time.time() - start)
     with open(args.out + '.tmp', 'w') as f:
         f.write(text)
     os.replace(args.out + '.tmp', args.out)

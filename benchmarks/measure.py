@@ -394,6 +394,70 @@ def profile_layers(net_name, hw, reps, warmup):
     return {'rows': [(n, t, f / reps, b / reps) for n, t, f, b in times.rows()], 'wall_s': wall / reps}
 
 
+CHAIN_DEPTH = 50   # 1x1 convolutions, each with an in-place ReLU, in the bookkeeping chain
+
+
+def chain_param(depth=CHAIN_DEPTH):
+    """A net where arithmetic is next to nothing: `depth` 1x1 convolutions with in-place ReLUs
+    on a 1x4x4x4 blob, then a loss. Timing it times each layer's fixed cost."""
+    from torchcaffe.proto import caffe_pb2
+    param = caffe_pb2.NetParameter(name='chain')
+    param.layer.extend([_input_layer('data', (1, 4, 4, 4)), _input_layer('label', (1, 1, 4, 4))])
+    bottom = 'data'
+    for i in range(depth):
+        top = 'conv%d' % i
+        conv = param.layer.add(name=top, type='Convolution', bottom=[bottom], top=[top])
+        conv.convolution_param.num_output = 4
+        conv.convolution_param.kernel_size.append(1)
+        conv.convolution_param.weight_filler.type = 'xavier'
+        param.layer.add(name='relu%d' % i, type='ReLU', bottom=[top], top=[top])
+        bottom = top
+    param.layer.add(name='loss', type='SoftmaxWithLoss', bottom=[bottom, 'label'], top=['loss'])
+    return param
+
+
+def measure_bookkeeping(net_name, reps, warmup):
+    """Microseconds per layer of the engine and of plain PyTorch on the chain (forward of a TEST
+    net, forward+backward of a TRAIN net), taking turns; and how many layers net_name trains with,
+    to scale the difference to it. On a GPU the figures include kernel launches."""
+    import torchcaffe as caffe
+    from torchcaffe import mode
+    param = chain_param()
+    rng = np.random.RandomState(0)
+    x = rng.randn(1, 4, 4, 4).astype(np.float32)
+    label = rng.randint(0, 4, size=(1, 1, 4, 4)).astype(np.float32)
+    test, train = caffe.Net(param, caffe.TEST), caffe.Net(param, caffe.TRAIN)
+    for net in (test, train):
+        net.blobs['data'].data[...] = x
+        net.blobs['label'].data[...] = label
+    dev = mode.device()
+    xt = torch.from_numpy(x).to(dev)
+    lt = torch.from_numpy(label).long().reshape(1, 4, 4).to(dev)
+    params = [[b.tensor.detach().clone().requires_grad_() for b in train.params['conv%d' % i]]
+              for i in range(CHAIN_DEPTH)]
+
+    def plain_scores():
+        y = xt
+        for w, b in params:
+            y = torch.relu(F.conv2d(y, w, b))
+        return F.cross_entropy(y, lt)
+
+    def plain_forward():
+        with torch.no_grad():
+            plain_scores()
+
+    def plain_forward_backward():
+        plain_scores().backward()
+
+    fwd = interleaved([test.forward, plain_forward], reps * 20, warmup * 20)
+    fb = interleaved([train.forward_backward, plain_forward_backward], reps * 20, warmup * 20)
+    layers = 2 * CHAIN_DEPTH + 1
+    counted = [lp for lp in _net_param(net_name, 'train').layer if lp.type not in ('Python', 'Input', 'Data')]
+    return {'layers': layers, 'net_layers': len(counted),
+            'engine_fwd_us': 1e6 * fwd[0] / layers, 'plain_fwd_us': 1e6 * fwd[1] / layers,
+            'engine_fb_us': 1e6 * fb[0] / layers, 'plain_fb_us': 1e6 * fb[1] / layers}
+
+
 def parse_size(name):
     """'500x375' (width x height) -> (H, W)."""
     if name in SIZES:

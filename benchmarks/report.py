@@ -12,8 +12,8 @@ def _gib(b):
     return '%.2f' % (b / 2 ** 30)
 
 
-def markdown(args, results, peaks, profiles, compiled_rows, dev_rows, device_name, seconds):
-    """The whole report, from main's measurements."""
+def markdown(args, results, peaks, profiles, sections, device_name, seconds):
+    """The whole report: main's tables and profiles, then the sections already written as text."""
     mem_kind = 'CUDA allocator peak' if args.gpu is not None else 'process peak RSS'
     lines = ['# Benchmarks', '',
              'Written by `%s` on %s (%s, torch %s, %d CPU threads), %s; %.0f s in all.'
@@ -57,10 +57,7 @@ def markdown(args, results, peaks, profiles, compiled_rows, dev_rows, device_nam
     lines += targets_section(args, results)
     for mode_name, (net, size, prof) in profiles.items():
         lines += profile_section(mode_name, net, size, prof)
-    if compiled_rows:
-        lines.append(compiled_section(compiled_rows))
-    if dev_rows:
-        lines.append(deviation_section(dev_rows))
+    lines += sections
     return '\n'.join(lines)
 
 
@@ -129,6 +126,26 @@ def deviation_section(dev_rows):
     for net, what, rel, agree in dev_rows:
         lines.append('| %s | %s | %s | %s |' % (net, what, '-' if rel is None else '%.2e' % rel,
                                                  '-' if agree is None else '%.4f%%' % (100 * agree)))
+    return '\n'.join(lines) + '\n'
+
+
+BOOKKEEPING_TITLE = '## Engine bookkeeping per layer'
+
+
+def bookkeeping_section(net_name, r):
+    """The engine's fixed cost per layer, beside plain PyTorch's, scaled to a real net."""
+    lines = [BOOKKEEPING_TITLE, '',
+             'A chain of %d layers (1x1 convolutions with in-place ReLUs, then a loss) on a 1x4x4x4 blob, '
+             'where the arithmetic is next to nothing, so each layer\'s fixed cost is what is timed (on a GPU, '
+             'kernel launches too); engine and plain PyTorch take turns. The last column scales the '
+             'engine\'s own cost to the %d layers %s trains with: work on the host that a GPU must hide '
+             'behind its arithmetic.' % (r['layers'], r['net_layers'], net_name), '',
+             '| pass | engine us/layer | plain PyTorch us/layer | engine\'s own us/layer | x %d layers, ms |'
+             % r['net_layers'], '|---|---|---|---|---|']
+    for what, key in (('forward (TEST net)', 'fwd'), ('forward+backward (TRAIN net)', 'fb')):
+        eng, plain = r['engine_%s_us' % key], r['plain_%s_us' % key]
+        lines.append('| %s | %.1f | %.1f | %.1f | %.2f |'
+                     % (what, eng, plain, eng - plain, (eng - plain) * r['net_layers'] / 1e3))
     return '\n'.join(lines) + '\n'
 
 

@@ -32,6 +32,12 @@ def test_bench_writes_a_report_for_both_modes(tmp_path):
                   if line.startswith('| ') and line.split('|')[1].strip() not in ('layer',)]
         assert 10 <= len(shares) <= 11 and 50 < sum(shares) <= 100.5, shares
     assert '## Targets' in text and 'not part of this run' in text
+    bookkeeping = text.split(report.BOOKKEEPING_TITLE)[1].split('##')[0]
+    rows = [line for line in bookkeeping.splitlines() if line.startswith('| forward')]
+    assert len(rows) == 2 and 'the 25 layers voc-fcn-alexnet trains with' in bookkeeping   # 26, less its data layer
+    for row in rows:
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        assert float(cells[1]) > 0 and float(cells[2]) > 0    # engine, plain microseconds per layer
     compiled = text.split(report.COMPILED_TITLE)[1].split('##')[0]
     rows = [line for line in compiled.splitlines() if line.startswith('| voc-')]
     assert len(rows) == 1
