@@ -31,6 +31,12 @@ from .upgrade import upgrade_net
 TRAIN, TEST = caffe_pb2.TRAIN, caffe_pb2.TEST
 
 
+def _first_line(error):
+    """The first line of an exception's message ('' when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ''
+
+
 def _parse_args(args, kwargs):
     """pycaffe accepts Net(file, phase, level=, stages=, weights=) and Net(file, weights, phase)."""
     weights = kwargs.pop('weights', None)
@@ -294,7 +300,7 @@ class Net:
             raise
         except (RuntimeError, ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError) as e:
             shapes = ', '.join(str(b.shape) for b in bottoms) or 'none'
-            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            detail = _first_line(e) or type(e).__name__
             raise CaffeError('%s: cannot %s layer %r (%s) on bottom shapes %s: %s'
                              % (self._source, doing, name, type_, shapes, detail)) from e
 
@@ -460,8 +466,7 @@ class Net:
         first, last = (self._layer_names[k] for k in (segment.indices[0], segment.indices[-1]))
         raise CaffeError('%s: torch.compile failed on layers %r..%r (they run uncompiled; '
                          'set_fast_mode(compile=False) avoids it): %s: %s'
-                         % (self._source, first, last, type(error).__name__,
-                            str(error).strip().splitlines()[0] if str(error).strip() else '')) from error
+                         % (self._source, first, last, type(error).__name__, _first_line(error))) from error
 
     def _rerun_segment(self, segment, inputs):
         """Record a compiled segment's layers for backward, from the blobs it read."""
@@ -480,14 +485,13 @@ class Net:
     def _rerun_recording(self):
         """Recompute the last forward's built-in layers with recording (Python layers keep their tops)."""
         start, end, _ = self._ran
-        for i, seen in self._seen.items():
-            if isinstance(i, tuple):
-                with mode.autocast():
+        with mode.autocast():
+            for i, seen in self._seen.items():
+                if isinstance(i, tuple):        # a compiled segment: (segment, the blobs it read)
                     self._rerun_segment(*seen)
-                continue
-            if seen is None:   # a released ReLU input: like Caffe, take the mask from the blob it wrote
-                seen = [self._blobs[self._tops[i][0]].tensor]
-            with mode.autocast():
+                    continue
+                if seen is None:   # a released ReLU input: like Caffe, take the mask from the blob it wrote
+                    seen = [self._blobs[self._tops[i][0]].tensor]
                 self._record(i, seen, [p.tensor for p in self._layer_objs[i].blobs])
         self._ran = (start, end, True)
 
