@@ -50,3 +50,23 @@ def input_layer(name, shape):
     dims = ' '.join('dim: %d' % d for d in shape)
     return ('layer { name: "%s" type: "Input" top: "%s" input_param { shape { %s } } }\n'
             % (name, name, dims))
+
+
+# A module of one Python layer, `Double` (top = 2 x bottom, with backward), for tests that
+# need a Python layer in a net; write it with the `pymodule` fixture.
+DOUBLE_LAYER = '''
+import torchcaffe as caffe
+
+class Double(caffe.Layer):
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*bottom[0].data.shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = 2 * bottom[0].data
+
+    def backward(self, top, propagate_down, bottom):
+        bottom[0].diff[...] = 2 * top[0].diff
+'''

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import torchcaffe as caffe
-from tc_helpers import input_layer, make_net
+from tc_helpers import DOUBLE_LAYER, input_layer, make_net
 
 BODY = '''
 layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
@@ -28,22 +28,6 @@ layer { name: "loss" type: "SoftmaxWithLoss" bottom: "crop" bottom: "label" top:
 '''
 NET = input_layer('data', (2, 3, 13, 13)) + input_layer('label', (2, 1, 13, 13)) + BODY % ('', 'pool')
 
-DOUBLER = '''
-import torchcaffe as caffe
-
-class Double(caffe.Layer):
-    def setup(self, bottom, top):
-        pass
-
-    def reshape(self, bottom, top):
-        top[0].reshape(*bottom[0].data.shape)
-
-    def forward(self, bottom, top):
-        top[0].data[...] = 2 * bottom[0].data
-
-    def backward(self, top, propagate_down, bottom):
-        bottom[0].diff[...] = 2 * top[0].diff
-'''
 PY_NET = input_layer('data', (2, 3, 13, 13)) + input_layer('label', (2, 1, 13, 13)) + BODY % (
     'layer { name: "double" type: "Python" bottom: "pool" top: "doubled" '
     'python_param { module: "%s" layer: "Double" } }', 'doubled')
@@ -101,7 +85,7 @@ def test_compiled_pass_gives_every_blob_of_the_uncompiled_one_and_follows_weight
 
 
 def test_python_layers_run_between_compiled_segments(pymodule):
-    name = pymodule('doubler_for_compile', DOUBLER)
+    name = pymodule('doubler_for_compile', DOUBLE_LAYER)
     caffe.set_random_seed(2)
     net = make_net(PY_NET % name)
     feed(net)

@@ -2,7 +2,6 @@
 computes (to float32 rounding, same argmax), at the net's current shape and
 weights, and LeNet trained by Caffe gives Caffe's probabilities; layers with no
 ONNX graph are refused with the layer's name."""
-import textwrap
 
 import numpy as np
 import onnx
@@ -10,7 +9,7 @@ import onnxruntime
 import pytest
 
 import torchcaffe as caffe
-from tc_helpers import FWD_TOL, REAL_MODELS, input_layer, make_net, rel_err
+from tc_helpers import DOUBLE_LAYER, FWD_TOL, REAL_MODELS, input_layer, make_net, rel_err
 from torchcaffe.onnx_export import compare, export
 
 # Float32 rounding of a few differently ordered sums: far below Caffe's own forward tolerance (1e-4).
@@ -138,21 +137,9 @@ def test_the_export_has_the_current_shape_and_weights(tmp_path):
 
 
 def test_python_layers_are_refused_by_name(pymodule):
-    mod = pymodule('tc_onnx_pylayer', textwrap.dedent('''
-        import torchcaffe as caffe
-
-        class Twice(caffe.Layer):
-            def setup(self, bottom, top):
-                pass
-
-            def reshape(self, bottom, top):
-                top[0].reshape(*bottom[0].data.shape)
-
-            def forward(self, bottom, top):
-                top[0].data[...] = 2 * bottom[0].data
-        '''))
+    mod = pymodule('tc_onnx_pylayer', DOUBLE_LAYER)
     net = make_net(input_layer('data', (1, 2)) + 'layer { name: "twice" type: "Python" bottom: "data" top: "y" '
-                   'python_param { module: "%s" layer: "Twice" } }' % mod)
+                   'python_param { module: "%s" layer: "Double" } }' % mod)
     with pytest.raises(caffe.CaffeError, match="'twice'.*Python"):
         export(net, '/nonexistent/never-written.onnx')
 
