@@ -38,6 +38,7 @@ import torch
 
 from benchmarks import measure, report
 from benchmarks.measure import NETS, ROOT, SIZES, parse_size
+from torchcaffe.io import write_atomic
 
 MODES = ['faithful', 'fast']
 
@@ -104,11 +105,11 @@ def bookkeeping_text(args):
 
 
 def compiled_text(args):
-    return report.compiled_section(measure_compiled_rows(args))
+    return report.compiled_section(measure_compiled_rows(args), args.gpu)
 
 
 def deviation_text(args):
-    return report.deviation_section(measure.deviation(args.gpu))
+    return report.deviation_section(measure.deviation(args.gpu), args.gpu)
 
 
 # The sections after the tables and profiles, in report order: name -> (title, measure and write it).
@@ -167,9 +168,7 @@ def main(argv=None):
     device_name = torch.cuda.get_device_name(args.gpu) if args.gpu is not None else \
         (platform.processor() or 'CPU') + ', %d cores' % os.cpu_count()
     text = report.markdown(args, results, peaks, profiles, sections, device_name, time.time() - start)
-    with open(args.out + '.tmp', 'w') as f:
-        f.write(text)
-    os.replace(args.out + '.tmp', args.out)
+    write_atomic(args.out, text.encode())
     print(text)
 
 

@@ -352,23 +352,18 @@ def measure_compiled(net_name, hw, reps, warmup):
     import torchcaffe as caffe
     deploy, forward = engine_forward(net_name, hw)
 
-    def plain_fast():
-        caffe.set_fast_mode()
+    def scores(compile):
+        caffe.set_fast_mode(compile=compile)
         forward()
         return deploy.blobs['score'].data.copy()
 
-    def compiled():
-        caffe.set_fast_mode(compile=True)
-        forward()
-        return deploy.blobs['score'].data.copy()
-
-    ref = plain_fast()
+    ref = scores(compile=False)
     sync()
     start = time.perf_counter()
-    got = compiled()
+    got = scores(compile=True)
     sync()
     first = time.perf_counter() - start
-    times = interleaved([plain_fast, compiled], reps, warmup)
+    times = interleaved([lambda: scores(False), lambda: scores(True)], reps, warmup)
     caffe.set_fast_mode()
     return {'first_s': first, 'fwd_s': times[0], 'compiled_s': times[1],
             'rel': float(np.abs(got - ref).max() / (np.abs(ref).max() + 1e-12))}
@@ -397,14 +392,14 @@ def profile_layers(net_name, hw, reps, warmup):
 CHAIN_DEPTH = 50   # 1x1 convolutions, each with an in-place ReLU, in the bookkeeping chain
 
 
-def chain_param(depth=CHAIN_DEPTH):
-    """A net where arithmetic is next to nothing: `depth` 1x1 convolutions with in-place ReLUs
+def chain_param():
+    """A net where arithmetic is next to nothing: CHAIN_DEPTH 1x1 convolutions with in-place ReLUs
     on a 1x4x4x4 blob, then a loss. Timing it times each layer's fixed cost."""
     from torchcaffe.proto import caffe_pb2
     param = caffe_pb2.NetParameter(name='chain')
     param.layer.extend([_input_layer('data', (1, 4, 4, 4)), _input_layer('label', (1, 1, 4, 4))])
     bottom = 'data'
-    for i in range(depth):
+    for i in range(CHAIN_DEPTH):
         top = 'conv%d' % i
         conv = param.layer.add(name=top, type='Convolution', bottom=[bottom], top=[top])
         conv.convolution_param.num_output = 4

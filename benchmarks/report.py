@@ -1,11 +1,12 @@
 """BENCHMARKS.md from the measurements: a table per mode, the targets, the per-layer
 profiles, compiled inference and fast mode's deviation; and a way to refresh one section."""
-import os
 import platform
 import time
 
 import numpy as np
 import torch
+
+from torchcaffe.io import write_atomic
 
 
 def _gib(b):
@@ -118,10 +119,10 @@ def profile_section(mode_name, net, size, prof):
 DEVIATION_TITLE = '## Fast mode against faithful, on trained nets'
 
 
-def deviation_section(dev_rows):
+def deviation_section(dev_rows, gpu):
     lines = [DEVIATION_TITLE, '', 'Fast mode (bf16 autocast, TF32, channels_last) against the faithful float32 '
              'outputs on %s: the largest difference over the largest faithful value, and the fraction of '
-             'positions whose argmax over classes is the same.' % _device_words(), '',
+             'positions whose argmax over classes is the same.' % _device_words(gpu), '',
              '| net | compared | max relative difference | argmax agreement |', '|---|---|---|---|']
     for net, what, rel, agree in dev_rows:
         lines.append('| %s | %s | %s | %s |' % (net, what, '-' if rel is None else '%.2e' % rel,
@@ -152,14 +153,14 @@ def bookkeeping_section(net_name, r):
 COMPILED_TITLE = '## Compiled inference: fast mode with compile=True'
 
 
-def compiled_section(rows):
+def compiled_section(rows, gpu):
     lines = [COMPILED_TITLE, '',
              '`caffe.set_fast_mode(compile=True)` runs passes that record nothing for backward (deploy and '
              'TEST nets) through torch.compile, a segment per run of built-in layers. Forward of the deploy net '
              'on %s, batch 1, uncompiled and compiled fast mode taking turns; the first compiled pass at a shape '
              'compiles (torch keeps compiled kernels in an on-disk cache, so a shape compiled before by another '
              'process takes less). "max rel. change" is the compiled scores against the uncompiled ones.'
-             % _device_words(), '',
+             % _device_words(gpu), '',
              '| net | size | first compiled pass s | fwd fast s | fwd fast+compile s | speed-up '
              '| max rel. change |', '|---|---|---|---|---|---|---|']
     for (net, size), r in rows.items():
@@ -169,11 +170,8 @@ def compiled_section(rows):
     return '\n'.join(lines) + '\n'
 
 
-def _device_words():
-    from torchcaffe import mode
-    if mode.device().type == 'cuda':
-        return torch.cuda.get_device_name()
-    return 'the CPU'
+def _device_words(gpu):
+    return 'the CPU' if gpu is None else torch.cuda.get_device_name(gpu)
 
 
 def replace_section(path, title, section):
@@ -187,6 +185,4 @@ def replace_section(path, title, section):
         text = text[:start] + section + rest
     else:
         text = text.rstrip('\n') + '\n\n' + section
-    with open(path + '.tmp', 'w') as f:
-        f.write(text)
-    os.replace(path + '.tmp', path)
+    write_atomic(path, text.encode())
