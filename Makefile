@@ -17,9 +17,10 @@ test:
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; exit 1; fi; \
 	exit $$rc
 
-# On a CUDA machine: the golden cases, the Caffe-trained LeNet and fast mode again, in GPU mode.
+# On a CUDA machine: the golden cases, the Caffe-trained LeNet, blob host copies and fast mode
+# again, in GPU mode.
 test-gpu:
-	TORCHCAFFE_TEST_GPU=1 $(PY) -m pytest tests/torchcaffe/test_golden.py \
+	TORCHCAFFE_TEST_GPU=1 $(PY) -m pytest tests/torchcaffe/test_golden.py tests/torchcaffe/test_blob.py \
 		tests/torchcaffe/test_real_model.py tests/torchcaffe/test_fast_mode.py
 
 # Check the engine against every case Caffe computed (../shared/caffe-golden), on a scratch copy

@@ -2,9 +2,12 @@
 
 Like Caffe's SyncedMemory, the device tensor is the working copy and numpy is a
 view on demand. On the CPU the numpy array *is* the tensor's memory. On a GPU,
-touching `.data` or `.diff` downloads a host copy that becomes the truth: it is
+touching `.data` or `.diff` gives a host copy that becomes the truth: it is
 uploaded before the next computation reads the blob, and nothing is copied
-for blobs nobody looked at.
+for blobs nobody looked at. As in Caffe, the host copy lives in pinned memory
+and is kept: uploads from it do not stall the host, and a blob the device has
+not changed since (an input, once its layer has read it) is handed back
+without a download, so a data layer writing its tops never waits for the GPU.
 """
 import os
 
@@ -30,54 +33,111 @@ def check_size(shape):
                                                           MAX_BLOB_BYTES / 2 ** 30))
 
 
+def _host_copy_needed(device):
+    """Whether numpy needs a copy of values kept on `device` (every device but the CPU)."""
+    return device.type != 'cpu'
+
+
+def _version(t):
+    """The tensor's in-place modification counter; None where torch keeps none (inference mode)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return None
+
+
 class Synced:
-    """One tensor plus, on a GPU, a host copy that may hold newer values."""
+    """One tensor (zeros until first used) plus, on a GPU, a host copy that may hold newer values.
 
-    __slots__ = ('_t', '_host')
+    The host copy is in one of Caffe's three states: newer than the tensor (`_host_newer`),
+    equal to it (`_mirror_version` is the tensor's version counter when they were made equal, so
+    any later in-place change is seen), or stale.
+    """
 
-    def __init__(self, t):
+    __slots__ = ('_t', '_shape', '_host', '_host_newer', '_mirror_version', '_uploaded')
+
+    def __init__(self, t=None, shape=None):
         self._t = t
-        self._host = None
+        self._shape = tuple(t.shape) if t is not None else tuple(shape)
+        self._host = None              # host tensor, pinned when the tensor is on a GPU
+        self._host_newer = False
+        self._mirror_version = None
+        self._uploaded = None          # CUDA event recorded after the last upload from _host
 
     @property
     def tensor(self):
         """The up-to-date tensor on the current compute device."""
         dev = mode.device()
-        if self._t.device != dev:
-            src = torch.from_numpy(self._host) if self._host is not None else self._t
-            self._t = src.to(dev)
-            self._host = None
-        elif self._host is not None:
-            self._t.copy_(torch.from_numpy(self._host))
-            self._host = None
+        if self._host_newer:
+            self._upload(dev)
+        elif self._t is None:
+            self._t = torch.zeros(self._shape, dtype=torch.float32, device=dev)
+        elif self._t.device != dev:
+            self._replace(self._t.to(dev))
         return self._t
+
+    def _upload(self, dev):
+        self._host_newer = False
+        if not _host_copy_needed(dev):
+            self._replace(self._host)
+            self._host = None
+            return
+        if self._t is None or self._t.device != dev or self._t.dtype != torch.float32:
+            self._replace(torch.empty(self._shape, dtype=torch.float32, device=dev))
+        self._t.copy_(self._host, non_blocking=True)
+        if dev.type == 'cuda':
+            self._uploaded = torch.cuda.Event()
+            self._uploaded.record()
+        self._mirror_version = _version(self._t)
+
+    def _replace(self, t):
+        self._t = t
+        self._mirror_version = None
 
     def set(self, t):
         """Replace the value by a tensor computed on the device."""
-        self._t = t
-        self._host = None
+        if tuple(t.shape) != self._shape:
+            self._shape = tuple(t.shape)
+            self._host = None
+        self._replace(t)
+        self._host_newer = False
 
     def numpy(self):
         """A writable numpy array of the value (a view of the memory on the CPU).
 
         A value fast mode computed in bfloat16 becomes float32 here, as pycaffe shows every blob.
         """
-        if self._t.dtype != torch.float32:
-            self._t = self._t.float()
-        if self._t.device.type == 'cpu':
+        if self._host_newer:
+            return self._host.numpy()
+        dev = self._t.device if self._t is not None else mode.device()
+        if not _host_copy_needed(dev):
+            if self._t is None:
+                self._t = torch.zeros(self._shape, dtype=torch.float32)
+            if self._t.dtype != torch.float32:
+                self._t = self._t.float()
             return self._t.numpy()
+        if self._t is not None and self._t.dtype != torch.float32:
+            self._replace(self._t.float())
+        self._bring_host_up_to_date(dev)
+        self._host_newer = True
+        self._mirror_version = None
+        return self._host.numpy()
+
+    def _bring_host_up_to_date(self, dev):
         if self._host is None:
-            self._host = self._t.cpu().numpy()
-        return self._host
+            self._host = torch.empty(self._shape, dtype=torch.float32, pin_memory=dev.type == 'cuda')
+        if self._t is None:
+            self._host.zero_()
+        elif self._mirror_version is not None and self._mirror_version == _version(self._t):
+            if self._uploaded is not None:
+                self._uploaded.synchronize()   # the host is about to be written: the upload must be done
+        else:
+            self._host.copy_(self._t)
+        self._uploaded = None
 
     @property
     def shape(self):
-        return tuple(self._t.shape)
-
-
-def _zeros(shape):
-    check_size(shape)
-    return torch.zeros(shape, dtype=torch.float32, device=mode.device())
+        return self._shape
 
 
 class Blob:
@@ -180,12 +240,14 @@ class Blob:
 
     def _data_synced(self):
         if self._data is None or self._data.shape != self._shape:
-            self._data = Synced(_zeros(self._shape))
+            check_size(self._shape)
+            self._data = Synced(shape=self._shape)
         return self._data
 
     def _diff_synced(self):
         if self._diff is None or self._diff.shape != self._shape:
-            self._diff = Synced(_zeros(self._shape))
+            check_size(self._shape)
+            self._diff = Synced(shape=self._shape)
         return self._diff
 
     def __repr__(self):

@@ -2,7 +2,7 @@
 
 TORCHCAFFE_TEST_GPU=1 runs them in GPU mode (`make test-gpu`), for the suites
 whose contract is the same on either device (golden cases, the Caffe-trained
-LeNet, fast mode).
+LeNet, blob host copies, fast mode).
 """
 import os
 import sys
