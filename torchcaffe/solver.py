@@ -268,7 +268,7 @@ class Solver:
         clip = self.param.clip_gradients
         if clip < 0 or not blobs:
             return
-        norm = math.sqrt(sum(float(torch.sum(b.diff_tensor.double() ** 2)) for b in blobs))
+        norm = math.sqrt(float(torch.stack([torch.sum(b.diff_tensor.double() ** 2) for b in blobs]).sum()))
         if norm > clip:
             log.info('Gradient clipping: scaling down gradients (L2 norm %g > %g) by scale factor %g',
                      norm, clip, clip / norm)
