@@ -23,6 +23,7 @@ from .compiled import Segment
 from .errors import CaffeError
 from .layers import REGISTRY
 from .layers.base import Layer as BuiltinLayer
+from .linked_pass import LinkedPass
 from .proto import caffe_pb2
 from .python_layer import create_python_layer
 from .state_rules import layer_included
@@ -141,6 +142,7 @@ class Net:
         self._consumed_later = self._later_consumers()
         self._spent_inputs = self._in_place_relus_ending_their_input()
         self._tape = {}
+        self._link = None    # a LinkedPass while a linked recording awaits its backward
         self._ran = None
         self._timer = None   # a timing.LayerTimes while one is attached
         self._segments = {}  # (first, last) layer index -> compiled.Segment, for fast mode's compile
@@ -255,6 +257,21 @@ class Net:
                 param_need[i] = [True] * len(param_need[i])
         self._layer_need, self._bottom_need, self._param_need = layer_need, bottom_need, param_need
         self._records = any(layer_need)
+        self._linkable = self._can_link()
+
+    def _can_link(self):
+        """Whether a whole pass can be recorded as one graph (see linked_pass) and give what the
+        per-layer walk gives: no Python layer runs backward, and every in-place layer that runs
+        backward passes the gradient to the blob it overwrote."""
+        for i, layer in enumerate(self._layer_objs):
+            if not self._layer_need[i] or getattr(layer, 'passive', False):
+                continue
+            if self._is_python(layer):
+                return False
+            in_place = [j for j, b in enumerate(self._bottoms[i]) if b in self._tops[i]]
+            if not all(self._bottom_need[i][j] for j in in_place):
+                return False
+        return True
 
     def _later_consumers(self):
         """consumed[i][j]: whether top j of layer i, as layer i leaves it, is read by a later layer."""
@@ -386,6 +403,8 @@ class Net:
             with self._python_errors(lp.name, 'forward'):
                 layer.reshape(bottoms, tops)
                 layer.forward(bottoms, tops)
+            if self._link is not None:
+                self._link.forget(self._tops[i])
             return
         if getattr(layer, 'passive', False):
             return
@@ -395,14 +414,19 @@ class Net:
             self._seen[i] = bt              # what this layer read, should backward need to re-record it
         with self._layer_errors(lp.name, lp.type, bottoms, 'run'):
             if record and self._layer_need[i]:
-                out = self._record(i, bt, pt)
-                leaf = self._tape[i][0][0]
-                if i in self._spent_inputs and leaf._base is None:
-                    leaf.untyped_storage().resize_(0)   # the overwritten value: see _in_place_relus...
+                if self._link is not None:
+                    out, first = self._record_linked(i, bt, pt)
+                else:
+                    out = self._record(i, bt, pt)
+                    first = self._tape[i][0][0]
+                if i in self._spent_inputs and first._base is None:
+                    first.untyped_storage().resize_(0)   # the overwritten value: see _in_place_relus...
                     self._seen[i] = None
             else:
                 with torch.no_grad():
                     out = layer.forward(bt, pt)
+                if self._link is not None:
+                    self._link.forget(self._tops[i])
         for blob, t in zip(tops, out):
             blob.set_tensor(t.detach())
 
@@ -416,6 +440,8 @@ class Net:
         record = self._records and torch.is_grad_enabled() and \
             (self.phase == TRAIN or self._param.force_backward)
         timer = self._timer
+        whole = start == 0 and end == len(self._layer_objs) - 1
+        self._link = LinkedPass() if record and whole and self._linkable and not timer else None
         with mode.autocast():
             if not record and not timer and mode.arithmetic().compile:
                 self._forward_compiled(start, end)
@@ -495,6 +521,17 @@ class Net:
                 self._record(i, seen, [p.tensor for p in self._layer_objs[i].blobs])
         self._ran = (start, end, True)
 
+    def _record_linked(self, i, bottoms, params):
+        """Run built-in layer i into the pass's one graph; returns its tops and the value of its
+        first bottom it read."""
+        link, layer = self._link, self._layer_objs[i]
+        bt = [link.bottom(name, t, need) for name, t, need in zip(self._bottoms[i], bottoms, self._bottom_need[i])]
+        pt = [link.param(blob, t, need) for blob, t, need in zip(layer.blobs, params, self._param_need[i])]
+        with torch.enable_grad():
+            out = layer.forward(bt, pt)
+        link.wrote(self._tops[i], out, [not later for later in self._consumed_later[i]])
+        return out, bt[0] if bt else None
+
     def _record(self, i, bottoms, params):
         """Run built-in layer i on autograd leaves of what it reads, keeping its tape for backward."""
         bt = [t.detach().requires_grad_() if need else t for t, need in zip(bottoms, self._bottom_need[i])]
@@ -516,18 +553,28 @@ class Net:
 
     def _backward_range(self, start, end):
         """Backward through layers start down to end (inclusive)."""
+        link, self._link = self._link, None
+        if link is not None:
+            self._ran = self._ran[:2] + (False,)   # the graph is spent (or, for a part, not used)
+            if (start, end) == (len(self._layer_objs) - 1, 0) and not self._timer:
+                link.backward(self._blobs)
+                return
         if self._records and self._ran is not None and not self._ran[2]:
             self._rerun_recording()
         pending = {}
         seeds = set()
         timer = self._timer
+        whole = start == len(self._layer_objs) - 1
         for i in range(start, end - 1, -1):
             if not self._layer_need[i] or getattr(self._layer_objs[i], 'passive', False):
                 continue
             since = timer and timer.clock()
             grads_out = []
             for j, t in enumerate(self._tops[i]):
-                if self._consumed_later[i][j]:
+                # A top read by a layer this backward visits gets its diff from there; one whose
+                # readers lie beyond `start` brings the diff its blob holds, as in Caffe.
+                if self._consumed_later[i][j] if whole else \
+                        any(t in self._bottoms[k] for k in range(i + 1, start + 1)):
                     grads_out.append(pending.get(t))
                 else:
                     g = self._blobs[t].diff_tensor
