@@ -104,7 +104,9 @@ def profile_section(mode_name, net, size, prof):
     lines = ['## Where the time goes: %s %s, %s mode' % (net, size, mode_name), '',
              'One training pass (forward+backward, data already in place) timed layer by layer as `caffe time` '
              'does (the device is waited for after each layer): %.3f s in all, %.1f%% of it outside the layers '
-             '(the engine\'s bookkeeping between them).' % (prof['wall_s'], 100 * (1 - in_layers / prof['wall_s'])),
+             '(the engine\'s bookkeeping between them). Timed so, backward takes one autograd call per '
+             'layer; an untimed training pass makes one call for the whole net.'
+             % (prof['wall_s'], 100 * (1 - in_layers / prof['wall_s'])),
              '', '| layer | type | forward s | backward s | share |', '|---|---|---|---|---|']
     for name, type_, f, b in rows[:10]:
         lines.append('| %s | %s | %.4f | %.4f | %.1f%% |' % (name, type_, f, b, 100 * (f + b) / prof['wall_s']))
