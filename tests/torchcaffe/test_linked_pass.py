@@ -4,13 +4,12 @@ Each net runs twice from the same state, once linked and once with the per-layer
 (`Net._linkable` switched off), through two forward/backward passes (param diffs
 accumulate across them), and every blob and param diff must be equal.
 """
-import json
-
 import numpy as np
 import pytest
 
 import torchcaffe as caffe
-from tc_helpers import DOUBLE_LAYER, GOLDEN, input_layer, make_net
+import test_golden
+from tc_helpers import DOUBLE_LAYER, input_layer, make_net
 
 GOLDEN_NETS = ['nets/slim_fcn8s', 'nets/slim_fcn8s_atonce', 'nets/slim_fcn_alexnet', 'nets/multitask_two_losses']
 
@@ -48,15 +47,7 @@ layer { name: "tail_relu" type: "ReLU" bottom: "tail" top: "tail" }
 
 
 def _golden_net(case):
-    d = GOLDEN / case
-    meta = json.loads((d / 'meta.json').read_text())
-    fwd = np.load(d / 'forward.npz')
-    net = caffe.Net(str(d / 'net.prototxt'), str(d / 'weights.caffemodel'), getattr(caffe, meta['phase']))
-    for k in meta['inputs']:
-        net.blobs[k].reshape(*fwd[k].shape)
-        net.blobs[k].data[...] = fwd[k]
-    net.reshape()
-    return net
+    return test_golden._run_golden_net(case)[3]
 
 
 def _mixed_net():
