@@ -13,6 +13,12 @@ def _gib(b):
     return '%.2f' % (b / 2 ** 30)
 
 
+def _table(columns, rows):
+    """Markdown table lines: a header of `columns`, then a line per row of already formatted cells."""
+    return ['| %s |' % ' | '.join(columns), '|' + '---|' * len(columns)] + \
+        ['| %s |' % ' | '.join(row) for row in rows]
+
+
 def markdown(args, results, peaks, profiles, sections, device_name, seconds):
     """The whole report: main's tables and profiles, then the sections already written as text."""
     mem_kind = 'CUDA allocator peak' if args.gpu is not None else 'process peak RSS'
@@ -30,11 +36,7 @@ def markdown(args, results, peaks, profiles, sections, device_name, seconds):
              'iteration is iter_size images (20 for voc-fcn-alexnet, 1 for the others). Memory is the %s.'
              % (args.reps, args.warmup, mem_kind), '']
     for mode_name in args.modes:
-        lines += ['## %s mode' % mode_name, '',
-                  '| net | size | GFLOP fwd | fwd engine s | fwd plain s | overhead | TFLOP/s (% peak) '
-                  '| fwd+bwd engine s | fwd+bwd plain s | overhead | TFLOP/s (% peak) | same function '
-                  '| train it/s (images/s) | data wait | mem GiB: fwd, fwd+bwd, train (plain fwd+bwd) |',
-                  '|' + '---|' * 15]
+        rows = []
         for (net, size, m), (eng, plain) in results.items():
             if m != mode_name:
                 continue
@@ -45,14 +47,18 @@ def markdown(args, results, peaks, profiles, sections, device_name, seconds):
             same = float(np.abs(a - b).max() / (np.abs(b).max() + 1e-12))
             train = ('%.3f (%.2f)' % (eng['train_its'], eng['train_its'] * eng['iter_size']),
                      '%.1f%%' % (100 * eng['data_wait'])) if 'train_its' in eng else ('-', '-')
-            lines.append('| %s | %s | %.0f | %.3f | %.3f | %+.1f%% | %.2f (%.0f%%) | %.3f | %.3f | %+.1f%% '
-                         '| %.2f (%.0f%%) | %.1e | %s | %s | %s, %s, %s (%s) |'
-                         % (net, size, eng['gflops'], eng['fwd_s'], plain['fwd_s'],
-                            100 * (eng['fwd_s'] / plain['fwd_s'] - 1), fwd_tf, 100 * fwd_tf / peak,
-                            eng['fb_s'], plain['fb_s'], 100 * (eng['fb_s'] / plain['fb_s'] - 1),
-                            fb_tf, 100 * fb_tf / peak, same, train[0], train[1],
-                            _gib(eng['fwd_mem']), _gib(eng['fb_mem']), _gib(eng.get('train_mem', 0)),
-                            _gib(plain['fb_mem'])))
+            rows.append([net, size, '%.0f' % eng['gflops'], '%.3f' % eng['fwd_s'], '%.3f' % plain['fwd_s'],
+                         '%+.1f%%' % (100 * (eng['fwd_s'] / plain['fwd_s'] - 1)),
+                         '%.2f (%.0f%%)' % (fwd_tf, 100 * fwd_tf / peak), '%.3f' % eng['fb_s'],
+                         '%.3f' % plain['fb_s'], '%+.1f%%' % (100 * (eng['fb_s'] / plain['fb_s'] - 1)),
+                         '%.2f (%.0f%%)' % (fb_tf, 100 * fb_tf / peak), '%.1e' % same, train[0], train[1],
+                         '%s, %s, %s (%s)' % (_gib(eng['fwd_mem']), _gib(eng['fb_mem']),
+                                              _gib(eng.get('train_mem', 0)), _gib(plain['fb_mem']))])
+        lines += ['## %s mode' % mode_name, '']
+        lines += _table(['net', 'size', 'GFLOP fwd', 'fwd engine s', 'fwd plain s', 'overhead', 'TFLOP/s (% peak)',
+                         'fwd+bwd engine s', 'fwd+bwd plain s', 'overhead', 'TFLOP/s (% peak)', 'same function',
+                         'train it/s (images/s)', 'data wait', 'mem GiB: fwd, fwd+bwd, train (plain fwd+bwd)'],
+                        rows)
         lines += ['', 'Peak used for the %% column: %.2f TFLOP/s (%s).'
                   % (peaks[mode_name]['tflops'], peaks[mode_name]['source']), '']
     lines += targets_section(args, results)
@@ -106,16 +112,15 @@ def profile_section(mode_name, net, size, prof):
              'does (the device is waited for after each layer): %.3f s in all, %.1f%% of it outside the layers '
              '(the engine\'s bookkeeping between them). Timed so, backward takes one autograd call per '
              'layer; an untimed training pass makes one call for the whole net.'
-             % (prof['wall_s'], 100 * (1 - in_layers / prof['wall_s'])),
-             '', '| layer | type | forward s | backward s | share |', '|---|---|---|---|---|']
-    for name, type_, f, b in rows[:10]:
-        lines.append('| %s | %s | %.4f | %.4f | %.1f%% |' % (name, type_, f, b, 100 * (f + b) / prof['wall_s']))
+             % (prof['wall_s'], 100 * (1 - in_layers / prof['wall_s'])), '']
+    cells = [[name, type_, '%.4f' % f, '%.4f' % b, '%.1f%%' % (100 * (f + b) / prof['wall_s'])]
+             for name, type_, f, b in rows[:10]]
     rest = rows[10:]
     if rest:
-        lines.append('| %d other layers | | %.4f | %.4f | %.1f%% |'
-                     % (len(rest), sum(r[2] for r in rest), sum(r[3] for r in rest),
-                        100 * sum(r[2] + r[3] for r in rest) / prof['wall_s']))
-    return lines + ['']
+        f, b = sum(r[2] for r in rest), sum(r[3] for r in rest)
+        cells.append(['%d other layers' % len(rest), '', '%.4f' % f, '%.4f' % b,
+                      '%.1f%%' % (100 * (f + b) / prof['wall_s'])])
+    return lines + _table(['layer', 'type', 'forward s', 'backward s', 'share'], cells) + ['']
 
 
 DEVIATION_TITLE = '## Fast mode against faithful, on trained nets'
@@ -124,11 +129,10 @@ DEVIATION_TITLE = '## Fast mode against faithful, on trained nets'
 def deviation_section(dev_rows, gpu):
     lines = [DEVIATION_TITLE, '', 'Fast mode (bf16 autocast, TF32, channels_last) against the faithful float32 '
              'outputs on %s: the largest difference over the largest faithful value, and the fraction of '
-             'positions whose argmax over classes is the same.' % _device_words(gpu), '',
-             '| net | compared | max relative difference | argmax agreement |', '|---|---|---|---|']
-    for net, what, rel, agree in dev_rows:
-        lines.append('| %s | %s | %s | %s |' % (net, what, '-' if rel is None else '%.2e' % rel,
-                                                 '-' if agree is None else '%.4f%%' % (100 * agree)))
+             'positions whose argmax over classes is the same.' % _device_words(gpu), '']
+    lines += _table(['net', 'compared', 'max relative difference', 'argmax agreement'],
+                    [[net, what, '-' if rel is None else '%.2e' % rel,
+                      '-' if agree is None else '%.4f%%' % (100 * agree)] for net, what, rel, agree in dev_rows])
     return '\n'.join(lines) + '\n'
 
 
@@ -142,13 +146,14 @@ def bookkeeping_section(net_name, r):
              'where the arithmetic is next to nothing, so each layer\'s fixed cost is what is timed (on a GPU, '
              'kernel launches too); engine and plain PyTorch take turns. The last column scales the '
              'engine\'s own cost to the %d layers %s trains with: work on the host that a GPU must hide '
-             'behind its arithmetic.' % (r['layers'], r['net_layers'], net_name), '',
-             '| pass | engine us/layer | plain PyTorch us/layer | engine\'s own us/layer | x %d layers, ms |'
-             % r['net_layers'], '|---|---|---|---|---|']
+             'behind its arithmetic.' % (r['layers'], r['net_layers'], net_name), '']
+    rows = []
     for what, key in (('forward (TEST net)', 'fwd'), ('forward+backward (TRAIN net)', 'fb')):
         eng, plain = r['engine_%s_us' % key], r['plain_%s_us' % key]
-        lines.append('| %s | %.1f | %.1f | %.1f | %.2f |'
-                     % (what, eng, plain, eng - plain, (eng - plain) * r['net_layers'] / 1e3))
+        rows.append([what, '%.1f' % eng, '%.1f' % plain, '%.1f' % (eng - plain),
+                     '%.2f' % ((eng - plain) * r['net_layers'] / 1e3)])
+    lines += _table(['pass', 'engine us/layer', 'plain PyTorch us/layer', 'engine\'s own us/layer',
+                     'x %d layers, ms' % r['net_layers']], rows)
     return '\n'.join(lines) + '\n'
 
 
@@ -162,13 +167,12 @@ def compiled_section(rows, gpu):
              'on %s, batch 1, uncompiled and compiled fast mode taking turns; the first compiled pass at a shape '
              'compiles (torch keeps compiled kernels in an on-disk cache, so a shape compiled before by another '
              'process takes less). "max rel. change" is the compiled scores against the uncompiled ones.'
-             % _device_words(gpu), '',
-             '| net | size | first compiled pass s | fwd fast s | fwd fast+compile s | speed-up '
-             '| max rel. change |', '|---|---|---|---|---|---|---|']
-    for (net, size), r in rows.items():
-        lines.append('| %s | %s | %.1f | %.3f | %.3f | %.2fx | %.1e |'
-                     % (net, size, r['first_s'], r['fwd_s'], r['compiled_s'], r['fwd_s'] / r['compiled_s'],
-                        r['rel']))
+             % _device_words(gpu), '']
+    lines += _table(['net', 'size', 'first compiled pass s', 'fwd fast s', 'fwd fast+compile s', 'speed-up',
+                     'max rel. change'],
+                    [[net, size, '%.1f' % r['first_s'], '%.3f' % r['fwd_s'], '%.3f' % r['compiled_s'],
+                      '%.2fx' % (r['fwd_s'] / r['compiled_s']), '%.1e' % r['rel']]
+                     for (net, size), r in rows.items()])
     return '\n'.join(lines) + '\n'
 
 
