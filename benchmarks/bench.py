@@ -38,6 +38,7 @@ import torch
 
 from benchmarks import measure, report
 from benchmarks.measure import NETS, ROOT, SIZES, parse_size
+from torchcaffe import mode as caffe_mode
 from torchcaffe.io import write_atomic
 
 MODES = ['faithful', 'fast']
@@ -58,7 +59,8 @@ def run_one(args):
     elif args.one_impl == 'profile':
         result = measure.profile_layers(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     elif args.one_impl == 'engine':
-        result = measure.measure_engine(args.one_net, parse_size(args.one_size), args.train_steps, args.warmup)
+        result = measure.measure_engine(args.one_net, parse_size(args.one_size), args.train_steps, args.warmup,
+                                        args.iter_size)
     elif args.one_impl == 'bookkeeping':
         result = measure.measure_bookkeeping(args.one_net, args.reps, args.warmup)
     elif args.one_impl == 'compiled':
@@ -76,6 +78,8 @@ def _child(args, net, size, mode_name, impl):
            '--reps', str(args.reps), '--warmup', str(args.warmup), '--train-steps', str(args.train_steps)]
     if args.gpu is not None:
         cmd += ['--gpu', str(args.gpu)]
+    if args.iter_size:
+        cmd += ['--iter-size', str(args.iter_size)]
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
@@ -128,6 +132,8 @@ def main(argv=None):
     ap.add_argument('--warmup', type=int, default=3,
                     help='untimed runs first (a CPU takes a few to reach its steady state)')
     ap.add_argument('--train-steps', type=int, default=3, help='timed solver steps (0: skip training)')
+    ap.add_argument('--iter-size', type=int,
+                    help='images per training iteration for every net (default: each net\'s solver.prototxt)')
     ap.add_argument('--no-deviation', action='store_true', help='skip the fast-vs-faithful comparison')
     ap.add_argument('--no-compiled', action='store_true', help='skip the compile=True measurement')
     ap.add_argument('--only', choices=list(SECTIONS),
@@ -166,7 +172,9 @@ def main(argv=None):
         skip.add('deviation')
     sections = [write(args) for name, (_, write) in SECTIONS.items() if name not in skip]
     device_name = torch.cuda.get_device_name(args.gpu) if args.gpu is not None else \
-        (platform.processor() or 'CPU') + ', %d cores' % os.cpu_count()
+        '%s, %d cores, %s, %s bfloat16' % (platform.processor() or 'CPU', os.cpu_count(),
+                                          torch.backends.cpu.get_cpu_capability(),
+                                          'native' if caffe_mode.cpu_has_native_bf16() else 'no native')
     text = report.markdown(args, results, peaks, profiles, sections, device_name, time.time() - start)
     write_atomic(args.out, text.encode())
     print(text)

@@ -152,19 +152,33 @@ def device_peak(fast):
             if all(w in name for w in words):
                 return (bf16 if fast else fp32), 'data sheet, %s %s' % (model, 'bf16' if fast else 'fp32')
     # A CPU has no data sheet here: take the best of dense kernels that reach it (the BLAS matmul
-    # and oneDNN's 3x3 convolution differ by 2x on some CPUs), so no net can show over 100%.
+    # and oneDNN's 3x3 convolution differ by 2x on some CPUs), so no net can show over 100%. Each
+    # kernel grows until one call takes a noticeable time: bf16 without native CPU support runs at
+    # about 1 GFLOP/s, where the largest sizes would take minutes a call.
     dtype = torch.bfloat16 if fast else torch.float32
     fmt = mode.memory_format()
     dev = mode.device()
-    n = 4096
-    a = torch.randn(n, n, device=dev).to(dtype)
-    best = (2 * n ** 3 / timed(lambda: a @ a, reps=5, warmup=2), '%d^3 matmul' % n)
-    for c, s in ((256, 128), (512, 64)):
+
+    def matmul(n):
+        a = torch.randn(n, n, device=dev).to(dtype)
+        return (lambda: a @ a), 2 * n ** 3, '%d^3 matmul' % n
+
+    def conv(c, s):
         x = torch.randn(1, c, s, s, device=dev).to(dtype, memory_format=fmt)
         w = torch.randn(c, c, 3, 3, device=dev).to(dtype, memory_format=fmt)
-        with torch.no_grad():
-            seconds = timed(lambda: F.conv2d(x, w, padding=1), reps=5, warmup=2)
-        best = max(best, (2 * c * c * 9 * s * s / seconds, '3x3 convolution %d->%d channels at %dx%d' % (c, c, s, s)))
+        return ((lambda: F.conv2d(x, w, padding=1)), 2 * c * c * 9 * s * s,
+                '3x3 convolution %d->%d channels at %dx%d' % (c, c, s, s))
+
+    best = (0.0, '')
+    with torch.no_grad():
+        for make, sizes in ((matmul, (256, 512, 1024, 2048, 4096)),
+                            (lambda s: conv(256, s), (16, 32, 64, 128)),
+                            (lambda s: conv(512, s), (8, 16, 32, 64))):
+            for size in sizes:
+                fn, flops, words = make(size)
+                if timed(fn, reps=1, warmup=1) > 0.1:
+                    break
+            best = max(best, (flops / timed(fn, reps=5, warmup=1), words))
     return best[0] / 1e12, 'measured, best dense kernel: %s %s' % (str(dtype).split('.')[-1], best[1])
 
 
@@ -227,9 +241,9 @@ def bench_label(hw):
     return np.random.RandomState(2).randint(0, 21, size=(1, 1) + hw)
 
 
-def measure_engine(net_name, hw, train_steps, warmup):
+def measure_engine(net_name, hw, train_steps, warmup, iter_size=None):
     """Peak memory, FLOPs and scores of the engine's passes, and its real training speed
-    (train_steps timed solver steps after warmup ones)."""
+    (train_steps timed solver steps after warmup ones; iter_size in place of the solver's, if given)."""
     from torchcaffe import get_solver
     result = {}
     deploy, forward = engine_forward(net_name, hw)
@@ -245,11 +259,11 @@ def measure_engine(net_name, hw, train_steps, warmup):
     result['fb_mem'] = peak_memory()
     del fb, forward_backward
     if train_steps:
-        result.update(measure_training(net_name, hw, train_steps, warmup, get_solver))
+        result.update(measure_training(net_name, hw, train_steps, warmup, get_solver, iter_size))
     return result
 
 
-def measure_training(net_name, hw, steps, warmup, get_solver):
+def measure_training(net_name, hw, steps, warmup, get_solver, iter_size=None):
     """Real solver steps through the VOC data layer: iterations/s and the data-wait fraction."""
     with tempfile.TemporaryDirectory() as tmp:
         write_voc_like(os.path.join(tmp, 'voc'), hw)
@@ -257,7 +271,10 @@ def measure_training(net_name, hw, steps, warmup, get_solver):
         _write_text(net_file, train_param(net_name, hw, os.path.join(tmp, 'voc')))
         solver_file = os.path.join(tmp, 'solver.prototxt')
         with open(os.path.join(ROOT, 'models', net_name, 'solver.prototxt')) as f:
-            lines = [l for l in f if not l.startswith(('train_net', 'test_', 'snapshot', 'display'))]
+            lines = [l for l in f if not l.startswith(('train_net', 'test_', 'snapshot', 'display'))
+                     and not (iter_size and l.startswith('iter_size'))]
+        if iter_size:
+            lines.append('iter_size: %d\n' % iter_size)
         with open(solver_file, 'w') as f:
             f.write('train_net: "%s"\n' % net_file + ''.join(lines) + 'snapshot: 0\ndisplay: 0\n')
         solver = get_solver(solver_file)

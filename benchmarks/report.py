@@ -19,6 +19,14 @@ def _table(columns, rows):
         ['| %s |' % ' | '.join(row) for row in rows]
 
 
+def _training_words(iter_size):
+    if iter_size:
+        return ('Training runs the net\'s own solver.prototxt with iter_size %d for every net (--iter-size), '
+                'so one iteration is %d image%s.' % (iter_size, iter_size, 's' if iter_size > 1 else ''))
+    return ('Training runs the net\'s own solver.prototxt, so one iteration is iter_size images '
+            '(20 for voc-fcn-alexnet, 1 for the others).')
+
+
 def markdown(args, results, peaks, profiles, sections, device_name, seconds):
     """The whole report: main's tables and profiles, then the sections already written as text."""
     mem_kind = 'CUDA allocator peak' if args.gpu is not None else 'process peak RSS'
@@ -32,9 +40,8 @@ def markdown(args, results, peaks, profiles, sections, device_name, seconds):
              'pass in one process; "overhead" is engine/plain - 1. Memory and training are measured in a process '
              'of their own per net, size, mode and implementation. '
              'TFLOP/s counts the multiply-adds (x2) of convolutions, deconvolutions and inner products; '
-             'forward+backward counts 3x the forward. Training runs the net\'s own solver.prototxt, so one '
-             'iteration is iter_size images (20 for voc-fcn-alexnet, 1 for the others). Memory is the %s.'
-             % (args.reps, args.warmup, mem_kind), '']
+             'forward+backward counts 3x the forward. %s Memory is the %s.'
+             % (args.reps, args.warmup, _training_words(args.iter_size), mem_kind), '']
     for mode_name in args.modes:
         rows = []
         for (net, size, m), (eng, plain) in results.items():

@@ -13,18 +13,21 @@ def table_rows(text, mode):
 def test_bench_writes_a_report_for_both_modes(tmp_path):
     out = tmp_path / 'B.md'
     bench.main(['--nets', 'voc-fcn-alexnet', '--sizes', '96x64', '--reps', '1', '--warmup', '0',
-                '--train-steps', '1', '--no-deviation', '--out', str(out)])
+                '--train-steps', '1', '--iter-size', '1', '--no-deviation', '--out', str(out)])
     text = out.read_text()
     assert text.startswith('# Benchmarks')
+    assert re.search(r' cores, \w+, (native|no native) bfloat16 ', text.splitlines()[2])   # what the CPU computes
     for mode in ('faithful', 'fast'):
         rows = table_rows(text, mode)
         assert len(rows) == 1
         cells = [c.strip() for c in rows[0].strip('|').split('|')]
         assert cells[:2] == ['voc-fcn-alexnet', '96x64']
         assert float(cells[3]) > 0 and float(cells[7]) > 0           # engine fwd, fwd+bwd seconds
-        assert float(cells[12].split()[0]) > 0 and cells[13].endswith('%')   # train it/s, data wait
+        its, images = (float(c.strip('()')) for c in cells[12].split())    # train it/s (images/s)
+        assert its > 0 and abs(images - its) <= 0.005 and cells[13].endswith('%')   # 1 image an iteration
         same = float(cells[11])
         assert same < (1e-4 if mode == 'faithful' else 0.1), same
+    assert 'with iter_size 1 for every net (--iter-size), so one iteration is 1 image.' in text
     assert re.search(r'Peak used for the % column: [0-9.]+ TFLOP/s \(measured, best dense kernel: float32 ', text)
     for mode in ('faithful', 'fast'):                 # the per-layer profile of a training pass
         section = text.split('## Where the time goes: voc-fcn-alexnet 96x64, %s mode' % mode)[1].split('##')[0]
