@@ -7,6 +7,8 @@ optionally torch.compile);
 `make bench` measures how far its outputs move.
 """
 import contextlib
+import functools
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -101,9 +103,19 @@ def arithmetic():
     return _arithmetic
 
 
+@functools.cache
+def cpu_has_native_bf16():
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX): without either,
+    PyTorch emulates it and bf16 convolutions run several times slower than float32."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def autocast():
     """The context layers compute in: bf16 autocast in fast mode, nothing otherwise."""
     if _arithmetic.bf16:
+        if _device.type == 'cpu' and not cpu_has_native_bf16():
+            warnings.warn('fast mode: this CPU has no native bfloat16 (AVX512-BF16 or AMX), so bf16 runs '
+                          'slower than float32 here; set_fast_mode(bf16=False) keeps the rest of fast mode')
         return torch.autocast(_device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

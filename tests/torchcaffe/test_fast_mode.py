@@ -111,3 +111,19 @@ def test_a_net_built_in_fast_mode_stores_weights_channels_last_with_the_same_val
     back = make_net(TRAIN_NET, weights=str(tmp_path / 'w.caffemodel'))
     for name in ref.params:
         np.testing.assert_array_equal(back.params[name][0].data, ref.params[name][0].data)
+
+
+def test_bf16_on_a_cpu_without_native_bf16_warns_that_it_is_slower(monkeypatch, recwarn):
+    caffe.set_fast_mode()
+    for native in (True, False):
+        monkeypatch.setattr(mode, 'cpu_has_native_bf16', lambda: native)
+        recwarn.clear()
+        with mode.autocast():
+            pass
+        slower = [w for w in recwarn if 'no native bfloat16' in str(w.message)]
+        assert len(slower) == (0 if native else 1)
+    caffe.set_fast_mode(bf16=False)
+    recwarn.clear()
+    with mode.autocast():
+        pass
+    assert not [w for w in recwarn if 'no native bfloat16' in str(w.message)]
