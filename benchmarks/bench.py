@@ -174,7 +174,8 @@ def main(argv=None):
     device_name = torch.cuda.get_device_name(args.gpu) if args.gpu is not None else \
         '%s, %d cores, %s, %s bfloat16' % (platform.processor() or 'CPU', os.cpu_count(),
                                           torch.backends.cpu.get_cpu_capability(),
-                                          'native' if caffe_mode.cpu_has_native_bf16() else 'no native')
+                                          {True: 'native', False: 'no native', None: 'unknown'}[
+                                              caffe_mode.cpu_has_native_bf16()])
     text = report.markdown(args, results, peaks, profiles, sections, device_name, time.time() - start)
     write_atomic(args.out, text.encode())
     print(text)

@@ -106,14 +106,18 @@ def arithmetic():
 @functools.cache
 def cpu_has_native_bf16():
     """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX): without either,
-    PyTorch emulates it and bf16 convolutions run several times slower than float32."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    PyTorch emulates it and bf16 convolutions run several times slower than float32.
+    None where this torch cannot tell (the checks are private, and older torch versions lack them)."""
+    checks = [getattr(torch.cpu, name, None) for name in ('_is_avx512_bf16_supported', '_is_amx_tile_supported')]
+    if None in checks:
+        return None
+    return any(check() for check in checks)
 
 
 def autocast():
     """The context layers compute in: bf16 autocast in fast mode, nothing otherwise."""
     if _arithmetic.bf16:
-        if _device.type == 'cpu' and not cpu_has_native_bf16():
+        if _device.type == 'cpu' and cpu_has_native_bf16() is False:
             warnings.warn('fast mode: this CPU has no native bfloat16 (AVX512-BF16 or AMX), so bf16 runs '
                           'slower than float32 here; set_fast_mode(bf16=False) keeps the rest of fast mode')
         return torch.autocast(_device.type, dtype=torch.bfloat16)
