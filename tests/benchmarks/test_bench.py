@@ -24,7 +24,8 @@ def test_bench_writes_a_report_for_both_modes(tmp_path):
         assert cells[:2] == ['voc-fcn-alexnet', '96x64']
         assert float(cells[3]) > 0 and float(cells[7]) > 0           # engine fwd, fwd+bwd seconds
         its, images = (float(c.strip('()')) for c in cells[12].split())    # train it/s (images/s)
-        assert its > 0 and abs(images - its) <= 0.005 and cells[13].endswith('%')   # 1 image an iteration
+        # 1 image an iteration: equal up to printing (images/s to 2 decimals, it/s to 3)
+        assert its > 0 and abs(images - its) <= 0.005 + 0.0005 + 1e-9 and cells[13].endswith('%')
         same = float(cells[11])
         assert same < (1e-4 if mode == 'faithful' else 0.1), same
     assert 'with iter_size 1 for every net (--iter-size), so one iteration is 1 image.' in text
