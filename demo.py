@@ -23,16 +23,14 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from backend import caffe  # noqa: E402
-import infer  # noqa: E402
-import score  # noqa: E402
-import solve  # noqa: E402
-import vis  # noqa: E402
+from backend import caffe
+import infer
+import score
+import solve
+import vis
 
 NAME = 'shapes-fcn8s'
 NET_DIR = os.path.join(ROOT, 'models', NAME)

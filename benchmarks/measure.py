@@ -6,17 +6,14 @@ profile, compiled inference, the device's peak, and fast mode's deviation on tra
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
 
 NETS = ['voc-fcn32s', 'voc-fcn16s', 'voc-fcn8s', 'voc-fcn-alexnet']
 SIZES = {'500x500': (500, 500), '500x375': (375, 500)}   # name (width x height): (H, W)

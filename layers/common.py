@@ -28,6 +28,7 @@ import scipy.io
 from PIL import Image
 
 from backend import caffe
+from fcn.paths import data_path
 
 #: The label that marks pixels excluded from the loss and the scores.
 VOID = 255
@@ -98,6 +99,11 @@ def get_str(params, key, who):
     if not isinstance(value, str) or not value:
         raise ParamError('%s: param_str key %r must be a non-empty string, got %r' % (who, key, value))
     return value
+
+
+def get_dir(params, key, who):
+    """A dataset folder: absolute as given, else relative to the data root (data/, see fcn.paths)."""
+    return data_path(get_str(params, key, who))
 
 
 def get_bool(params, key, who):

@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from .common import (DataError, ParamError, SegDataLayer, caffe_input, check_labels, check_same_size,
-                     get_str, label_blob, mat_variable, read_gray, read_mat, read_rgb, VOID)
+                     get_dir, label_blob, mat_variable, read_gray, read_mat, read_rgb, VOID)
 
 N_CLASSES = 40
 TOPS = ('color', 'depth', 'hha', 'label')
@@ -38,7 +38,7 @@ class NYUDSegDataLayer(SegDataLayer):
     REQUIRED = ('nyud_dir', 'split', 'tops')
 
     def configure(self, params):
-        self.nyud_dir = get_str(params, 'nyud_dir', self.who)
+        self.nyud_dir = get_dir(params, 'nyud_dir', self.who)
         tops = params['tops']
         if isinstance(tops, str) or not isinstance(tops, (list, tuple)) or not tops:
             raise ParamError("%s: param_str key 'tops' must be a non-empty list drawn from %s, got %r"

@@ -29,7 +29,7 @@ import re
 
 import numpy as np
 
-from .common import (DataError, SegDataLayer, caffe_input, check_labels, check_same_size, get_str,
+from .common import (DataError, SegDataLayer, caffe_input, check_labels, check_same_size, get_dir,
                      label_blob, mat_variable, read_mat, read_rgb)
 
 #: BGR mean of the VOC images.
@@ -101,8 +101,8 @@ class PASCALContextSegDataLayer(SegDataLayer):
     REQUIRED = ('voc_dir', 'context_dir', 'split')
 
     def configure(self, params):
-        self.voc_dir = os.path.join(get_str(params, 'voc_dir', self.who), 'VOC2010')
-        self.context_dir = get_str(params, 'context_dir', self.who)
+        self.voc_dir = os.path.join(get_dir(params, 'voc_dir', self.who), 'VOC2010')
+        self.context_dir = get_dir(params, 'context_dir', self.who)
         self.mean = MEAN
         full_path = find_list(self.context_dir, 'labels.txt', 'classes-459.txt', self.who)
         task_path = find_list(self.context_dir, '59_labels.txt', 'classes-59.txt', self.who)

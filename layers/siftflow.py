@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from .common import (SegDataLayer, caffe_input, check_labels, check_same_size, get_str, label_blob,
+from .common import (SegDataLayer, caffe_input, check_labels, check_same_size, get_dir, label_blob,
                      mat_variable, read_mat, read_rgb, VOID)
 
 SUBDIR = 'spatial_envelope_256x256_static_8outdoorcategories'
@@ -36,7 +36,7 @@ class SIFTFlowSegDataLayer(SegDataLayer):
     REQUIRED = ('siftflow_dir', 'split')
 
     def configure(self, params):
-        self.siftflow_dir = get_str(params, 'siftflow_dir', self.who)
+        self.siftflow_dir = get_dir(params, 'siftflow_dir', self.who)
         self.mean = MEAN
         return os.path.join(self.siftflow_dir, self.split + '.txt'), ('data', 'sem', 'geo')
 

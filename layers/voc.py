@@ -25,7 +25,7 @@ for ordering and the common keys.
 """
 import os
 
-from .common import (SegDataLayer, caffe_input, check_labels, check_same_size, get_mean, get_str,
+from .common import (SegDataLayer, caffe_input, check_labels, check_same_size, get_dir, get_mean,
                      label_blob, mat_variable, read_label_png, read_mat, read_rgb, DataError, VOID)
 
 N_CLASSES = 21
@@ -38,7 +38,7 @@ class VOCSegDataLayer(SegDataLayer):
     REQUIRED = ('voc_dir', 'split', 'mean')
 
     def configure(self, params):
-        self.voc_dir = get_str(params, 'voc_dir', self.who)
+        self.voc_dir = get_dir(params, 'voc_dir', self.who)
         self.mean = get_mean(params, 'mean', self.who)
         split_path = os.path.join(self.voc_dir, 'ImageSets', 'Segmentation', self.split + '.txt')
         return split_path, ('data', 'label')
@@ -59,7 +59,7 @@ class SBDDSegDataLayer(SegDataLayer):
     REQUIRED = ('sbdd_dir', 'split', 'mean')
 
     def configure(self, params):
-        self.sbdd_dir = get_str(params, 'sbdd_dir', self.who)
+        self.sbdd_dir = get_dir(params, 'sbdd_dir', self.who)
         self.mean = get_mean(params, 'mean', self.who)
         return os.path.join(self.sbdd_dir, self.split + '.txt'), ('data', 'label')
 

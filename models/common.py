@@ -26,8 +26,8 @@ what lets its published caffemodels load into these nets by layer name:
   ``prototxts()`` and ``make_net()`` and, run as a script, writes the files
   (through :func:`write_prototxts`).
 
-Paths in the data layers' param_str are relative to the net's folder
-(models/<name>/), where the solver runs, as in the reference release.
+Dataset paths in the data layers' param_str are relative to the data root,
+data/ (fcn.paths), which the layers resolve, so a net runs from any folder.
 """
 import importlib
 import os
@@ -39,9 +39,6 @@ from backend import caffe
 L = caffe.layers
 P = caffe.params
 
-# Where the datasets live, relative to the repository root, where solve.py runs the nets
-# (see data/download.py).
-DATA_ROOT = 'data'
 
 # The BGR mean the VOC/SBD layers subtract (given in param_str, as in the
 # release; the SIFT Flow, NYUDv2 and PASCAL-Context layers have theirs built in).
@@ -150,10 +147,10 @@ def voc_data(split):
     """(data, label) from SBD for 'train', else from PASCAL VOC 2011 (e.g. seg11valid)."""
     params = OrderedDict(split=split, mean=VOC_MEAN, seed=SEED)
     if split == 'train':
-        params['sbdd_dir'] = DATA_ROOT + '/sbdd/dataset'
+        params['sbdd_dir'] = 'sbdd/dataset'
         layer = 'SBDDSegDataLayer'
     else:
-        params['voc_dir'] = DATA_ROOT + '/pascal/VOC2011'
+        params['voc_dir'] = 'pascal/VOC2011'
         layer = 'VOCSegDataLayer'
     return python_data('voc', layer, 2, dict(params))
 
@@ -161,19 +158,19 @@ def voc_data(split):
 def nyud_data(split, tops):
     """One top per name in ``tops`` (from color, depth, hha, label)."""
     return python_data('nyud', 'NYUDSegDataLayer', len(tops),
-                       dict(nyud_dir=DATA_ROOT + '/nyud', split=split, tops=list(tops), seed=SEED))
+                       dict(nyud_dir='nyud', split=split, tops=list(tops), seed=SEED))
 
 
 def siftflow_data(split):
     """(data, sem, geo): image, 33-class semantic and 3-class geometric labels."""
     return python_data('siftflow', 'SIFTFlowSegDataLayer', 3,
-                       dict(siftflow_dir=DATA_ROOT + '/sift-flow', split=split, seed=SEED))
+                       dict(siftflow_dir='sift-flow', split=split, seed=SEED))
 
 
 def pascalcontext_data(split):
     """(data, label) for the 59-class PASCAL-Context task; voc_dir holds VOC2010/."""
     return python_data('pascalcontext', 'PASCALContextSegDataLayer', 2,
-                       dict(voc_dir=DATA_ROOT + '/pascal', context_dir=DATA_ROOT + '/pascal-context',
+                       dict(voc_dir='pascal', context_dir='pascal-context',
                             split=split, seed=SEED))
 
 

@@ -15,8 +15,6 @@ import sys
 
 MODELS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(MODELS)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 
 def net_names():

@@ -33,18 +33,14 @@ import argparse
 import json
 import os
 import re
-import sys
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
-import vis  # noqa: E402
+import vis
 
 CLASSES_FILE = os.path.join(HERE, 'classes.txt')
 DEFAULT_OUT = os.path.join(HERE, 'generated')

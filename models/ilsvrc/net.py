@@ -11,14 +11,10 @@ name, ready for surgery.transplant into an FCN.
 Run `python models/ilsvrc/net.py` to rewrite them.
 """
 import os
-import sys
 from collections import OrderedDict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
-from models import common as C  # noqa: E402
+from models import common as C
 
 
 def fc(bottom, nout, param=None):

@@ -8,14 +8,7 @@ for BGR, their channel mean for depth).  The deploy net takes the stacked
 
 Run `python models/nyud-fcn32s-color-d/net.py` to rewrite them.
 """
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from models import common as C  # noqa: E402
+from models import common as C
 
 TOPS = ('color', 'depth', 'label')
 

@@ -3,14 +3,7 @@ train, val and deploy prototxts.
 
 Run `python models/pascalcontext-fcn8s/net.py` to rewrite them.
 """
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from models import common as C  # noqa: E402
+from models import common as C
 
 
 def fcn(split):

@@ -25,16 +25,12 @@ Deconvolution would need it: the bilinear filler writes the kernel into
 every input/output channel pair, mixing the classes).
 """
 import os
-import sys
 from collections import OrderedDict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+from backend import caffe
+from models import common as C   # crop by coord_map, prototxt writing
 
-from backend import caffe  # noqa: E402
-from models import common as C  # noqa: E402  (crop by coord_map, prototxt writing)
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 L = caffe.layers
 P = caffe.params
@@ -45,8 +41,8 @@ WIDTH_DIVISOR = 8
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 FC_WIDTH = 4096
 N_CLASSES = 4                      # data/shapes/classes.txt
-# The generated dataset, relative to the repository root (where solve.py runs the nets).
-DATA_DIR = 'data/shapes/generated'
+# The generated dataset, relative to the data root (data/).
+DATA_DIR = 'shapes/generated'
 MEAN = (104.00699, 116.66877, 122.67892)   # BGR, the mean infer.py subtracts too
 SEED = 1337
 DROPOUT = 0.5                      # fc6/fc7 dropout ratio, as in the release (0: no Dropout layers)

@@ -4,14 +4,7 @@ losses, 33 semantic classes (score_sem, loss) and 3 geometric classes
 
 Run `python models/siftflow-fcn32s/net.py` to rewrite them.
 """
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from models import common as C  # noqa: E402
+from models import common as C
 
 
 def fcn(split):

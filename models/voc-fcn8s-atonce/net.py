@@ -4,14 +4,7 @@ to condition the optimization.  Writes train/val/deploy prototxts.
 
 Run `python models/voc-fcn8s-atonce/net.py` to rewrite them.
 """
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from models import common as C  # noqa: E402
+from models import common as C
 
 SKIP_SCALES = {'pool4': 0.01, 'pool3': 0.0001}
 

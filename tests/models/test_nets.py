@@ -20,7 +20,7 @@ from google.protobuf import text_format
 
 import backend
 from backend import caffe
-from models import common
+from models import common, records
 from models.generate import load, net_names
 
 caffe_pb2 = importlib.import_module(backend.name + '.proto.caffe_pb2')
@@ -192,11 +192,10 @@ def test_net_folder(name):
     expected = set(NETS[name]['data']) | {'deploy.prototxt'}
     assert set(net_files(name)) == expected
     assert os.path.isfile(os.path.join(folder, 'README.md'))
-    url = os.path.join(folder, 'caffemodel-url')
-    assert os.path.isfile(url) == NETS[name]['url']
+    url = records.get(name).weights_url
+    assert bool(url) == NETS[name]['url']
     if NETS[name]['url']:
-        text = open(url).read().strip()
-        assert text.startswith('http://dl.caffe.berkeleyvision.org/') and text.endswith('.caffemodel')
+        assert url.startswith('http://dl.caffe.berkeleyvision.org/') and url.endswith('.caffemodel')
 
 
 @pytest.mark.parametrize('name', FCNS)

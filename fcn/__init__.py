@@ -1,0 +1,13 @@
+"""The FCN toolkit's library: what the command lines (solve.py, infer.py, evaluate.py,
+score.py, export_onnx.py, demo.py, data/download.py) call.
+
+    fcn.paths      where nets, datasets, weights and outputs live
+    fcn.errors     the exceptions the library raises for problems a user can fix
+    fcn.cli        the boundary every command line goes through: a known error is one line
+    fcn.training   the paper's training: initialization, solving, seg tests, snapshots, resume
+    fcn.inference  segmenting images with a deploy net within a memory budget
+    fcn.evaluation scoring a net on its benchmark split against the published figures
+
+Per-net facts live in one record per net (models/records.py), which all of these read.
+Library modules raise; they never print for the user or exit.
+"""

@@ -1,0 +1,73 @@
+"""The boundary every command line goes through.
+
+    def main(argv=None):
+        ap = cli.parser(__doc__)
+        ...
+    if __name__ == '__main__':
+        sys.exit(cli.run(main))
+
+A known error (fcn.errors.FCNError, the data layers' DataError/ParamError, an
+unreadable file, the engine's CaffeError) ends the command with one line on
+stderr, `<command>: error: <what>`, and exit status 2.  `--debug` or
+FCN_DEBUG=1 shows the traceback instead.  Anything else is a bug and keeps its
+traceback.
+"""
+import argparse
+import os
+import sys
+
+from fcn.errors import FCNError
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def parser(doc, **kwargs):
+    """An ArgumentParser described by the first paragraph of `doc`, with --debug."""
+    ap = argparse.ArgumentParser(description=(doc or '').strip().split('\n\n')[0], **kwargs)
+    ap.add_argument('--debug', action='store_true',
+                    help='show the traceback of an error instead of its one-line summary (or FCN_DEBUG=1)')
+    return ap
+
+
+def known_errors():
+    """The exception types that mean a problem the user can fix."""
+    known = [FCNError, OSError, MemoryError]
+    layers = sys.modules.get('layers.common')
+    if layers is not None:
+        known += [layers.DataError, layers.ParamError]
+    engine = sys.modules.get('torchcaffe')
+    if engine is not None:
+        known.append(engine.CaffeError)
+    return tuple(known)
+
+
+def summary(error):
+    """One line for an error: its message's first line (or its type when it has none)."""
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        return '%s: %s' % (error.filename, error.strerror)
+    text = str(error).strip()
+    if isinstance(error, KeyError) and text.startswith("'"):
+        text = text.strip("'")
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def debugging(argv):
+    return '--debug' in (sys.argv[1:] if argv is None else argv) or os.environ.get('FCN_DEBUG') == '1'
+
+
+def run(main, argv=None, prog=None):
+    """main(argv) inside the error boundary; returns the exit status."""
+    prog = prog or os.path.basename(sys.argv[0] or 'fcn')
+    try:
+        return main(argv) or 0
+    except KeyboardInterrupt:
+        if debugging(argv):
+            raise
+        print('%s: interrupted' % prog, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except known_errors() as e:
+        if debugging(argv):
+            raise
+        print('%s: error: %s' % (prog, summary(e)), file=sys.stderr)
+        return EXIT_ERROR
