@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from fcn.errors import FCNError
+from fcn.errors import BackendError, FCNError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -28,6 +28,36 @@ def parser(doc, **kwargs):
     ap.add_argument('--debug', action='store_true',
                     help='show the traceback of an error instead of its one-line summary (or FCN_DEBUG=1)')
     return ap
+
+
+def positive_int(text):
+    """An argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not an integer' % text) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError('%s is not positive' % text)
+    return value
+
+
+def device_id(text):
+    """An argparse type: a CUDA device number (>= 0)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a device number' % text) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError('%s is not a device number' % text)
+    return value
+
+
+def fast_mode():
+    """Switch on torchcaffe's fast mode; BackendError naming the feature on another backend."""
+    from backend import caffe, name
+    if name != 'torchcaffe':
+        raise BackendError('fast mode (--fast) is a torchcaffe feature; FCN_BACKEND=%s has no fast mode' % name)
+    caffe.set_fast_mode()
 
 
 def known_errors():
@@ -70,4 +100,4 @@ def run(main, argv=None, prog=None):
         if debugging(argv):
             raise
         print('%s: error: %s' % (prog, summary(e)), file=sys.stderr)
-        return EXIT_ERROR
+        return getattr(e, 'exit_status', EXIT_ERROR)

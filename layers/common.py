@@ -143,7 +143,8 @@ def get_mean(params, key, who, n=3):
 
 def require_file(path, what, who):
     if not os.path.isfile(path):
-        raise FileNotFoundError('%s: %s not found: %s' % (who, what, path))
+        raise FileNotFoundError('%s: %s not found: %s (get the dataset first: see data/README.md)'
+                                % (who, what, path))
 
 
 def read_split(path, who):

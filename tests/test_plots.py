@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 
 import plots
-import solve
+from fcn import training
 
 
 def write_log(path, rows):
-    log = solve.CSVLog(str(path))
+    log = training.CSVLog(str(path))
     for it, loss in rows:
         metrics = {'overall_acc': 0.5 + it / 1e4, 'mean_acc': 0.4, 'mean_iu': 0.3 + it / 2e4, 'fwavacc': 0.45}
         log.write(it, 1e-10, loss * 1.1, loss, metrics)
@@ -40,7 +40,7 @@ def test_learning_curve_of_one_row_and_of_an_empty_log(tmp_path):
     pixels(tmp_path / 'one.png')
     empty = tmp_path / 'empty.csv'
     with open(empty, 'w', newline='') as f:
-        csv.writer(f).writerow(solve.CSVLog.FIELDS)
+        csv.writer(f).writerow(training.CSVLog.FIELDS)
     assert plots.learning_curve(str(empty), str(tmp_path / 'none.png')) is None
     assert not (tmp_path / 'none.png').exists()
 

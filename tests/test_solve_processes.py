@@ -1,4 +1,4 @@
-"""solve.py run as separate processes, as users run it: killed with SIGKILL and
+"""Training (fcn.training, as solve.py runs it) in separate processes, as users run it: killed with SIGKILL and
 resumed, and data-parallel over torchrun-style ranks (gloo on the CPU)."""
 import os
 import signal
@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = '''
 import os, signal, sys
 sys.path.insert(0, {root!r})
-import solve
+from fcn import training
 from torchcaffe.solver import Solver
 kill_at = int(os.environ.get('KILL_AT', '0'))
 write = Solver.snapshot
@@ -26,7 +26,7 @@ def snapshot(self):
         os.kill(os.getpid(), signal.SIGKILL)
     return paths
 Solver.snapshot = snapshot
-print(solve.train(sys.argv[1], out=sys.argv[2]))
+print(training.train(sys.argv[1], out=sys.argv[2]))
 '''
 
 
@@ -70,16 +70,16 @@ def test_sigkill_right_after_a_snapshot_then_resume_ends_bit_identical(tmp_path)
 
 def test_resume_without_continuing_the_data_stream_would_differ(tmp_path):
     """The premise of the test above: with randomly drawn examples, where the stream resumes matters."""
-    import solve
+    from fcn import training
     net_dir, _ = make_tiny_fcn(tmp_path, train_ids=['a', 'b', 'c', 'd', 'e'], max_iter=9, snapshot=3, seed=11)
-    whole = solve.train(net_dir, out=str(tmp_path / 'whole'))
+    whole = training.train(net_dir, out=str(tmp_path / 'whole'))
     part = str(tmp_path / 'part')
-    solve.train(net_dir, iters=6, out=part)
-    skip, solve.continue_data = solve.continue_data, lambda solver: None
+    training.train(net_dir, iters=6, out=part)
+    skip, training.continue_data = training.continue_data, lambda solver, iter_size: None
     try:
-        restarted = solve.train(net_dir, out=part)
+        restarted = training.train(net_dir, out=part)
     finally:
-        solve.continue_data = skip
+        training.continue_data = skip
     a, b = weights_of(whole), weights_of(restarted)
     assert any(not np.array_equal(a[k], b[k]) for k in a)
 

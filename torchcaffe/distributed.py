@@ -80,6 +80,13 @@ def mean(value):
     return float(t) / world_size()
 
 
+def any_of(flags):
+    """Each flag (a list of ints) at its largest over the ranks: what any rank asked for."""
+    t = torch.tensor([int(f) for f in flags], dtype=torch.int64, device=mode.device())
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [int(v) for v in t.tolist()]
+
+
 def barrier():
     if active():
         dist.barrier()

@@ -383,6 +383,11 @@ class Net:
         return weights
 
     @property
+    def _blob_loss_weights(self):
+        """The loss weight of each blob, in _blob_names order (pycaffe's list)."""
+        return list(self.blob_loss_weights.values())
+
+    @property
     def learnable_params(self):
         """Unique learnable blobs (shared params once), in net order."""
         return [entry[0] for entry in self._learnable]

@@ -1,0 +1,456 @@
+"""Train an FCN the way the paper did, from its record: solver.prototxt, weight transplant
+or hand-off from the coarser net, bilinear interp surgery, seg tests on the val split,
+snapshots, resume, and Caffe's treatment of signals.
+
+Outputs go to out/<net>/: the resolved solver, snapshots/train_iter_<N>.*, seg-test
+predictions, log.csv and its learning-curve plot.  A run finding snapshots there resumes
+from the newest complete and readable pair, its data layers continuing where they were.
+
+Signals, as Caffe's `caffe train` treats them: SIGINT and SIGTERM finish the iteration
+under way, snapshot, and stop (TrainingStopped); a second SIGINT stops at once; SIGHUP
+snapshots and goes on.  Under torchrun every rank stops at the same iteration and rank 0
+writes the one snapshot pair.
+
+Only pycaffe's public API is used on the solver and nets, so training runs on BVLC's
+pycaffe too (FCN_BACKEND=caffe); data parallelism (torchrun) is torchcaffe's and is
+refused by name on the other backend.
+"""
+import csv
+import glob
+import os
+import re
+import shutil
+import signal
+import time
+from collections import deque
+
+from google.protobuf import text_format
+from tqdm import tqdm
+
+import backend
+import plots
+import score
+import surgery
+from backend import caffe
+from fcn import paths
+from fcn.errors import BackendError, FCNError, MissingFile
+from models import records
+
+SNAPSHOT_RE = re.compile(r'_iter_(\d+)\.solverstate$')
+
+
+class TrainingStopped(FCNError):
+    """Training stopped on a signal after snapshotting; `exit_status` is 128 + the signal number."""
+
+    def __init__(self, message, exit_status):
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+class SnapshotError(FCNError):
+    """A snapshot could not be written (disk full, ...); the previous pair is intact."""
+
+
+# -- files -----------------------------------------------------------------------------
+def read_solver(path):
+    """The SolverParameter in a solver.prototxt; FCNError naming the file and line when malformed."""
+    from google.protobuf.text_format import ParseError
+    try:
+        with open(path) as f:
+            return text_format.Parse(f.read(), caffe.proto.caffe_pb2.SolverParameter())
+    except FileNotFoundError:
+        raise MissingFile('%s: no solver.prototxt' % path) from None
+    except ParseError as e:
+        raise FCNError('%s:%s' % (path, e)) from None
+
+
+def resolve_solver(ndir, odir, iters=None):
+    """Write out/<net>/solver.prototxt: absolute net paths, snapshot prefix in out/<net>/snapshots.
+
+    Returns (path, SolverParameter).  Written atomically: every torchrun rank writes and
+    reads it back, and a rename never shows a half-written file.
+    """
+    param = read_solver(os.path.join(ndir, 'solver.prototxt'))
+    for name in ('net', 'train_net'):
+        if param.HasField(name):
+            setattr(param, name, os.path.join(ndir, getattr(param, name)))
+    tests = [os.path.join(ndir, p) for p in param.test_net]
+    del param.test_net[:]
+    param.test_net.extend(tests)
+    os.makedirs(os.path.join(odir, 'snapshots'), exist_ok=True)
+    param.snapshot_prefix = os.path.join(odir, 'snapshots', 'train')
+    if iters is not None:
+        param.max_iter = iters
+    path = os.path.join(odir, 'solver.prototxt')
+    write_atomic(path, text_format.MessageToString(param).encode())
+    return path, param
+
+
+def write_atomic(path, data):
+    """Write bytes so that path holds either its old content or all of the new."""
+    tmp = '%s.%d.tmp' % (path, os.getpid())
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def model_of(state):
+    """The caffemodel written with a solverstate: same prefix and iteration."""
+    return state[:-len('.solverstate')] + '.caffemodel'
+
+
+def snapshots(odir):
+    """[(iteration, solverstate)] of the complete pairs in odir/snapshots, newest first."""
+    found = []
+    for state in glob.glob(os.path.join(odir, 'snapshots', '*_iter_*.solverstate')):
+        m = SNAPSHOT_RE.search(state)
+        if m and os.path.exists(model_of(state)):
+            found.append((int(m.group(1)), state))
+    return sorted(found, reverse=True)
+
+
+def latest_snapshot(odir):
+    """(iteration, solverstate) of the newest complete snapshot pair, or None."""
+    found = snapshots(odir)
+    return found[0] if found else None
+
+
+def readable(state):
+    """Why a snapshot pair cannot be read back, or None when both files parse."""
+    pb = caffe.proto.caffe_pb2
+    for path, message in ((state, pb.SolverState()), (model_of(state), pb.NetParameter())):
+        try:
+            with open(path, 'rb') as f:
+                message.ParseFromString(f.read())
+        except Exception as e:   # protobuf's DecodeError and friends
+            return '%s: %s' % (path, e or 'unreadable')
+        if isinstance(message, pb.NetParameter) and not (message.layer or message.layers):
+            return '%s holds no layers' % path
+    return None
+
+
+def final_weights(name):
+    """The newest snapshot caffemodel of a net's run in out/<net>, or None."""
+    snap = latest_snapshot(paths.out_dir(name))
+    return None if snap is None else model_of(snap[1])
+
+
+def weights_file(name, given=None):
+    """The caffemodel to load: `given`, else weights/<name>.caffemodel; MissingFile when absent."""
+    path = given or paths.weights_path(name)
+    if not os.path.exists(path):
+        hint = ('give the file with --weights' if given else
+                'run `make weights NET=%s` to download it, or give the file with --weights' % name)
+        raise MissingFile('missing weights %s: %s' % (path, hint))
+    return path
+
+
+# -- initialization -----------------------------------------------------------------------
+def initialize(solver, rec, weights=None, log=print):
+    """Initial weights from `weights`, else as the record says (classifier transplant, the coarser
+    net's trained weights, or the fillers); then bilinear interp surgery on the 'up' layers."""
+    if weights:
+        solver.net.copy_from(weights)
+    else:
+        kind, source = rec.init
+        if kind == 'classifier':
+            proto = os.path.join(paths.MODELS, 'ilsvrc', source, 'deploy.prototxt')
+            base = caffe.Net(proto, caffe.TEST, weights=weights_file(source))
+            surgery.transplant(solver.net, base)
+            del base
+        elif kind == 'net':
+            path = final_weights(source)
+            if path is None:
+                raise MissingFile('%s starts from trained %s weights; train it first (python solve.py %s)'
+                                  % (rec.name, source, source))
+            solver.net.copy_from(path)
+        else:
+            log('no initial weights for %s: training from the fillers' % rec.name)
+    surgery.interp(solver.net, [k for k in solver.net.params if 'up' in k])
+
+
+def val_ids(rec, override=None):
+    """The ids the val net reads, in order (the record's split, or a file given), or None."""
+    path = override or rec.val_ids
+    if not path:
+        return None
+    path = paths.data_path(path) if not override else path
+    if not os.path.exists(path):
+        raise MissingFile('missing validation split %s: get the dataset first (see data/README.md)' % path)
+    with open(path) as f:
+        return [line.split()[0] for line in f if line.strip()]
+
+
+# -- logging ------------------------------------------------------------------------------
+class CSVLog:
+    """out/<net>/log.csv: one row per seg test (iteration, learning rate, train loss, seg-test loss,
+    the four metrics, seconds), redrawn as out/<net>/learning_curve.png after each row."""
+
+    FIELDS = ['iteration', 'lr', 'train_loss', 'loss', 'overall_acc', 'mean_acc', 'mean_iu', 'fwavacc',
+              'seconds']
+
+    def __init__(self, path):
+        self.path = path
+        self.plot = os.path.join(os.path.dirname(path), 'learning_curve.png')
+        self.start = time.time()
+        if not os.path.exists(path):
+            with open(path, 'w', newline='') as f:
+                csv.writer(f).writerow(self.FIELDS)
+
+    def write(self, iteration, lr, train_loss, loss, metrics):
+        row = [iteration, '%.6g' % lr, train_loss, loss] + [metrics[k] for k in self.FIELDS[4:8]]
+        row.append(round(time.time() - self.start, 1))
+        with open(self.path, 'a', newline='') as f:
+            csv.writer(f).writerow(row)
+        plots.learning_curve(self.path, self.plot)
+
+
+class SmoothedLoss:
+    """The training loss averaged over the last `window` iterations, as Caffe's display shows it.
+
+    Read after each iteration from the train net's loss outputs, weighted by their loss
+    weights (pycaffe's `_blob_loss_weights`); with iter_size > 1 it sees the last pass.
+    """
+
+    def __init__(self, net, window):
+        self.net = net
+        self.weights = dict(zip(net._blob_names, net._blob_loss_weights))
+        self.losses = deque(maxlen=max(1, window))
+
+    def update(self):
+        self.losses.append(sum(float(self.net.blobs[b].data.flat[0]) * self.weights[b]
+                               for b in self.net.outputs if self.weights.get(b)))
+
+    @property
+    def value(self):
+        return sum(self.losses) / len(self.losses) if self.losses else float('nan')
+
+
+def learning_rate(param, iteration):
+    """The rate of the fixed, step, exp, inv, multistep, poly or sigmoid policy at `iteration`
+    (Caffe's SGDSolver::GetLearningRate)."""
+    import math
+    p, it = param.lr_policy, iteration
+    if p == 'fixed':
+        return param.base_lr
+    if p == 'step':
+        return param.base_lr * param.gamma ** (it // param.stepsize)
+    if p == 'exp':
+        return param.base_lr * param.gamma ** it
+    if p == 'inv':
+        return param.base_lr * (1 + param.gamma * it) ** -param.power
+    if p == 'multistep':
+        return param.base_lr * param.gamma ** sum(1 for s in param.stepvalue if it >= s)
+    if p == 'poly':
+        return param.base_lr * (1 - it / param.max_iter) ** param.power
+    if p == 'sigmoid':
+        return param.base_lr / (1 + math.exp(-param.gamma * (it - param.stepsize)))
+    raise FCNError('unknown lr_policy %r' % p)
+
+
+# -- signals ------------------------------------------------------------------------------
+class Signals:
+    """Caffe's signal effects for the time of a run: SIGINT/SIGTERM ask to stop after the current
+    iteration (a second SIGINT interrupts at once), SIGHUP asks for a snapshot."""
+
+    STOP = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.stop = None
+        self.snapshot = False
+        self.saved = {}
+
+    def _handle(self, signum, frame):
+        if signum == signal.SIGHUP:
+            self.snapshot = True
+            return
+        if self.stop is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop = signum
+
+    def __enter__(self):
+        for s in self.STOP + (signal.SIGHUP,):
+            try:
+                self.saved[s] = signal.signal(s, self._handle)
+            except ValueError:   # not the main thread: leave signals alone
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.saved.items():
+            signal.signal(s, handler)
+
+
+def agree(stop, snap):
+    """Under torchrun, (stop, snapshot) wanted by any rank, so that every rank acts alike."""
+    if backend.name != 'torchcaffe':
+        return stop, snap
+    from torchcaffe import distributed
+    if not distributed.active():
+        return stop, snap
+    flags = distributed.any_of([stop or 0, int(snap)])
+    return (int(flags[0]) or None), bool(flags[1])
+
+
+# -- the run ------------------------------------------------------------------------------
+def set_device(gpu):
+    if gpu is None:
+        caffe.set_mode_cpu()
+        return
+    caffe.set_device(gpu + int(os.environ.get('LOCAL_RANK', '0')))
+    caffe.set_mode_gpu()
+
+
+def join_group():
+    """(rank, world size) of this process: torchrun's group on torchcaffe, else (0, 1)."""
+    if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
+        return 0, 1
+    if backend.name != 'torchcaffe':
+        raise BackendError('data-parallel training (torchrun) needs the torchcaffe backend, not %s'
+                           % backend.name)
+    from torchcaffe import distributed
+    return distributed.init_from_env()
+
+
+def barrier():
+    if backend.name == 'torchcaffe':
+        from torchcaffe import distributed
+        distributed.barrier()
+
+
+def snapshot(solver, odir):
+    """Snapshot now (rank 0); SnapshotError, with the previous pair named, when it cannot be written."""
+    try:
+        solver.snapshot()
+    except OSError as e:
+        prev = latest_snapshot(odir)
+        kept = 'the previous pair (iteration %d) is intact' % prev[0] if prev else 'there is no earlier snapshot'
+        raise SnapshotError('cannot write the snapshot of iteration %d in %s: %s; %s'
+                            % (solver.iter, os.path.join(odir, 'snapshots'), e.strerror or e, kept)) from None
+    return model_of(latest_snapshot(odir)[1])
+
+
+def restore_newest(solver, odir, log):
+    """Restore the newest complete, readable snapshot pair, falling back past bad ones; its iteration
+    or None."""
+    for it, state in snapshots(odir):
+        problem = readable(state)
+        if problem is None:
+            try:
+                solver.restore(state)
+            except Exception as e:   # the engine's error for a pair that parses but does not fit
+                problem = '%s: %s' % (state, str(e).splitlines()[0] if str(e) else type(e).__name__)
+        if problem is None:
+            log('resuming from %s' % state)
+            return it
+        log('skipping snapshot %d: %s' % (it, problem))
+    return None
+
+
+def continue_data(solver, iter_size):
+    """After a restore, move the train net's data layers past what the first solver.iter iterations read."""
+    for i in range(len(solver.net.layers)):
+        layer = solver.net.layers[i]
+        if hasattr(layer, 'skip'):
+            layer.skip(solver.iter * iter_size)
+
+
+def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None, resume=True, out=None,
+          save_segs=False, log=print):
+    """Train one net to max_iter; returns the path of its newest snapshot caffemodel.
+
+    `name` is a net name, alias or folder.  Outputs go to `out` (default out/<net>); a run
+    finding snapshots there resumes from the newest readable pair.  With save_segs, each seg
+    test also writes its predictions as PNGs into out/segs-iter<N>/.  In a torchrun group,
+    `gpu` is the first device of this machine's ranks.  Raises TrainingStopped on SIGINT/SIGTERM
+    (after snapshotting), SnapshotError when a snapshot cannot be written, FCNError for missing
+    weights or data.
+    """
+    rec = records.get(name)
+    odir = out or paths.out_dir(rec.name)
+    set_device(gpu)
+    rank, _ = join_group()
+    fresh = not os.path.exists(odir)
+    try:
+        ids = val_ids(rec, val) if rank == 0 else None
+        solver_path, param = resolve_solver(rec.folder, odir, iters)
+        solver = caffe.get_solver(solver_path)
+        resumed = restore_newest(solver, odir, log) if resume else None
+        if resumed is None:
+            initialize(solver, rec, weights, log)
+    except BaseException:
+        if fresh and rank == 0:   # a run that could not start leaves no empty out/<net>
+            shutil.rmtree(odir, ignore_errors=True)
+        raise
+    if resumed is not None:
+        continue_data(solver, param.iter_size)
+        if resumed >= param.max_iter:
+            log('%s already holds iteration %d, at or past max_iter %d: nothing to train (--iters to go '
+                'further, --no-resume to start over)' % (odir, resumed, param.max_iter))
+            barrier()
+            return model_of(latest_snapshot(odir)[1])
+    csv_log = CSVLog(os.path.join(odir, 'log.csv')) if rank == 0 else None
+    smoothed = SmoothedLoss(solver.net, param.average_loss)
+    bar = tqdm(total=param.max_iter, initial=solver.iter, desc='training', unit='it',
+               disable=None if rank == 0 else True)
+    last_snapshot = resumed
+    with Signals() as signals:
+        while solver.iter < param.max_iter:
+            try:
+                solver.step(1)
+            except OSError as e:
+                raise SnapshotError('cannot write a snapshot in %s: %s' % (odir, e.strerror or e)) from None
+            smoothed.update()
+            bar.update(1)
+            bar.set_postfix(loss='%.4g' % smoothed.value, refresh=False)
+            if param.snapshot and solver.iter % param.snapshot == 0:
+                last_snapshot = solver.iter
+            stop, snap = agree(signals.stop, signals.snapshot)
+            signals.snapshot = False
+            if (stop or snap) and last_snapshot != solver.iter:
+                if rank == 0:
+                    path = snapshot(solver, odir)
+                    log('snapshot at iteration %d: %s' % (solver.iter, path))
+                last_snapshot = solver.iter
+            if stop:
+                barrier()
+                bar.close()
+                raise TrainingStopped('stopped by %s at iteration %d; snapshot in %s; run the same command to '
+                                      'resume' % (signal.Signals(stop).name, solver.iter,
+                                                  os.path.join(odir, 'snapshots')), 128 + stop)
+            if ids and solver.test_nets and solver.iter % test_interval == 0:
+                seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value)
+    bar.close()
+    if ids and solver.test_nets and solver.iter % test_interval and solver.iter != resumed:
+        seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value)
+    if rank == 0 and last_snapshot != solver.iter:
+        snapshot(solver, odir)
+    barrier()
+    return model_of(latest_snapshot(odir)[1])
+
+
+def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss):
+    """Score the val net with the training weights; log the metrics of the first output."""
+    test_net = solver.test_nets[0]
+    test_net.share_with(solver.net)
+    out = rec.outputs[0]
+    save_dir = os.path.join(odir, 'segs-iter%d' % solver.iter) if save_segs else None
+    hist, loss = score.compute_hist(test_net, save_dir, ids, layer=out.blob, gt=out.label)
+    metrics = score.compute_metrics(hist)
+    score.print_seg_results(solver.iter, loss, metrics)
+    csv_log.write(solver.iter, learning_rate(param, solver.iter), train_loss, loss, metrics)
+
+
+def train_chain(name, log=print, **kwargs):
+    """Train `name`, first training the coarser nets it starts from when their weights are missing."""
+    rec = records.get(name)
+    kind, source = rec.init
+    if kind == 'net' and not kwargs.get('weights') and final_weights(source) is None:
+        train_chain(source, log=log, **{k: v for k, v in kwargs.items() if k not in ('weights', 'out')})
+    return train(rec.folder if not rec.has_record else rec.name, log=log, **kwargs)
