@@ -21,7 +21,6 @@ or solver as an argument, so this module never imports caffe and the numpy
 parts work without the engine.  Run as a script to score saved prediction
 PNGs against ground-truth PNGs (see `python score.py --help`).
 """
-import argparse
 import os
 import sys
 from datetime import datetime
@@ -153,19 +152,19 @@ def do_seg_tests(net, iteration, save_format, dataset_ids, layer='score', gt='la
     """
     save_dir = save_format.format(iteration) if save_format else None
     hist, mean_loss = compute_hist(net, save_dir, dataset_ids, layer, gt, loss)
-    print_seg_results(iteration, mean_loss, compute_metrics(hist))
+    print('\n'.join(seg_results(iteration, mean_loss, compute_metrics(hist))))
+    sys.stdout.flush()
     return hist
 
 
-def print_seg_results(iteration, mean_loss, metrics):
+def seg_results(iteration, mean_loss, metrics):
     """The seg-test log lines: loss (when known) and the four summary metrics."""
     stamp = '>>> %s Iteration %s' % (datetime.now(), iteration)
-    if mean_loss is not None:
-        print(stamp, 'loss', mean_loss)
+    out = ['%s loss %s' % (stamp, mean_loss)] if mean_loss is not None else []
     for key, title in [('overall_acc', 'overall accuracy'), ('mean_acc', 'mean accuracy'),
                        ('mean_iu', 'mean IU'), ('fwavacc', 'fwavacc')]:
-        print(stamp, title, metrics[key])
-    sys.stdout.flush()
+        out.append('%s %s %s' % (stamp, title, metrics[key]))
+    return out
 
 
 def seg_tests(solver, save_format, dataset_ids, layer='score', gt='label', loss='loss'):
@@ -197,9 +196,9 @@ def score_dirs(pred_dir, gt_dir, ids, n_cl):
              for i in ids]
     missing = [p for _, pp, gp in pairs for p in (pp, gp) if not os.path.isfile(p)]
     if missing:
-        shown = '\n  '.join(missing[:10])
-        more = '\n  ... and %d more' % (len(missing) - 10) if len(missing) > 10 else ''
-        raise FileNotFoundError('%d missing file(s):\n  %s%s' % (len(missing), shown, more))
+        shown = ', '.join(missing[:10])
+        more = ' and %d more' % (len(missing) - 10) if len(missing) > 10 else ''
+        raise FileNotFoundError('%d missing file(s): %s%s' % (len(missing), shown, more))
     hist = np.zeros((n_cl, n_cl), dtype=np.int64)
     for i, pred_path, gt_path in tqdm(pairs, desc='scoring', leave=False, disable=None):
         pred = vis.read_label_png(pred_path)
@@ -215,9 +214,10 @@ def score_dirs(pred_dir, gt_dir, ids, n_cl):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Score palette-PNG predictions against palette-PNG ground truth '
-                    '(label 255 and any label >= N are void).')
+    from fcn import cli
+    from fcn.errors import FCNError
+    parser = cli.parser('Score palette-PNG predictions against palette-PNG ground truth '
+                        '(label 255 and any label >= N are void).')
     parser.add_argument('--pred-dir', required=True, help='folder of <id>.png predictions')
     parser.add_argument('--gt-dir', required=True, help='folder of <id>.png ground truth')
     parser.add_argument('--ids', required=True, help='text file with one image id per line')
@@ -227,32 +227,27 @@ def main(argv=None):
     parser.add_argument('--confusion', metavar='PNG', help='also save the row-normalized confusion matrix here')
     args = parser.parse_args(argv)
 
+    names = _read_lines(args.class_names) if args.class_names else None
+    n_cl = args.classes if args.classes is not None else (len(names) if names else 21)
+    if names is not None and len(names) != n_cl:
+        raise FCNError('%s lists %d class names but --classes is %d' % (args.class_names, len(names), n_cl))
+    if n_cl < 1 or n_cl > 256:
+        raise FCNError('--classes must lie in [1, 256], got %d' % n_cl)
+    ids = _read_lines(args.ids)
+    if not ids:
+        raise FCNError('%s lists no ids' % args.ids)
     try:
-        names = _read_lines(args.class_names) if args.class_names else None
-        n_cl = args.classes if args.classes is not None else (len(names) if names else 21)
-        if names is not None and len(names) != n_cl:
-            raise ValueError('%s lists %d class names but --classes is %d'
-                             % (args.class_names, len(names), n_cl))
-        if n_cl < 1 or n_cl > 256:
-            raise ValueError('--classes must lie in [1, 256], got %d' % n_cl)
-        ids = _read_lines(args.ids)
-        if not ids:
-            raise ValueError('%s lists no ids' % args.ids)
         hist = score_dirs(args.pred_dir, args.gt_dir, ids, n_cl)
-    except (OSError, ValueError) as e:
-        print('error: %s' % e, file=sys.stderr)
-        return 1
+    except ValueError as e:
+        raise FCNError(str(e)) from None
     print('scored %d images' % len(ids))
     print(format_report(compute_metrics(hist), names))
     if args.confusion:
         import plots
-        try:
-            print('confusion matrix: %s' % plots.confusion_matrix(hist, args.confusion, names))
-        except OSError as e:
-            print('error: cannot write the confusion matrix: %s' % e, file=sys.stderr)
-            return 1
+        print('confusion matrix: %s' % plots.confusion_matrix(hist, args.confusion, names))
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from fcn import cli
+    sys.exit(cli.run(main))

@@ -32,7 +32,7 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import paths
+from fcn import cli, paths
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
 
@@ -406,6 +406,12 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
                 solver.step(1)
             except OSError as e:
                 raise SnapshotError('cannot write a snapshot in %s: %s' % (odir, e.strerror or e)) from None
+            except Exception as e:
+                if not isinstance(e, cli.known_errors()):
+                    raise
+                prev = latest_snapshot(odir)
+                raise FCNError('%s; %s' % (cli.summary(e), 'the newest snapshot is %s' % model_of(prev[1]) if prev
+                                          else 'no snapshot has been written yet')) from e
             smoothed.update()
             bar.update(1)
             bar.set_postfix(loss='%.4g' % smoothed.value, refresh=False)
@@ -425,17 +431,17 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
                                       'resume' % (signal.Signals(stop).name, solver.iter,
                                                   os.path.join(odir, 'snapshots')), 128 + stop)
             if ids and solver.test_nets and solver.iter % test_interval == 0:
-                seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value)
+                seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value, log)
     bar.close()
     if ids and solver.test_nets and solver.iter % test_interval and solver.iter != resumed:
-        seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value)
+        seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value, log)
     if rank == 0 and last_snapshot != solver.iter:
         snapshot(solver, odir)
     barrier()
     return model_of(latest_snapshot(odir)[1])
 
 
-def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss):
+def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss, log):
     """Score the val net with the training weights; log the metrics of the first output."""
     test_net = solver.test_nets[0]
     test_net.share_with(solver.net)
@@ -443,7 +449,8 @@ def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss):
     save_dir = os.path.join(odir, 'segs-iter%d' % solver.iter) if save_segs else None
     hist, loss = score.compute_hist(test_net, save_dir, ids, layer=out.blob, gt=out.label)
     metrics = score.compute_metrics(hist)
-    score.print_seg_results(solver.iter, loss, metrics)
+    for line in score.seg_results(solver.iter, loss, metrics):
+        log(line)
     csv_log.write(solver.iter, learning_rate(param, solver.iter), train_loss, loss, metrics)
 
 

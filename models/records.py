@@ -16,8 +16,8 @@ A record says what the net takes, what it gives and how it was made:
   its source;
 * ``weights``: the published caffemodel's URL and checksum.
 
-Dataset paths in a record are relative to the data root (data/) unless
-absolute.  A folder given as a path without a record.json gets the record of
+A record's val split is relative to the data root, its class lists and
+palettes to the repository's data/ (fcn.paths), unless absolute.  A folder given as a path without a record.json gets the record of
 a VOC-style net (one colour input ``data`` with the ILSVRC mean, one output
 ``score`` against ``label``): what infer.py and export_onnx.py need for a
 user's own deploy net.
@@ -77,7 +77,7 @@ class Output:
 
     def class_names(self):
         """The class names, index = line number of the classes file."""
-        with open(paths.data_path(self.classes)) as f:
+        with open(paths.shipped(self.classes)) as f:
             return [line.strip() for line in f if line.strip()]
 
     def palette_colors(self):
@@ -86,7 +86,7 @@ class Output:
         import vis
         colors = vis.voc_palette()
         if self.palette != 'voc':
-            path = paths.data_path(self.palette)
+            path = paths.shipped(self.palette)
             with open(path) as f:
                 rows = [line.split() for line in f if line.strip()]
             table = np.array(rows, dtype=np.int64)

@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import score  # noqa: E402
+from fcn import cli  # noqa: E402
 import vis  # noqa: E402
 
 # Worked example, 5 classes, 11 pixels (two of them void = 255).
@@ -280,15 +281,15 @@ def test_cli_scores_worked_example(tmp_path, capsys):
     args = write_case(tmp_path, [('img1', GT[None, :5], PRED[None, :5]),
                                  ('img2', GT[None, 5:], PRED[None, 5:])])
     (tmp_path / 'names.txt').write_text('background\ncat\ndog\nsofa\ntrain\n')
-    assert score.main(args + ['--classes', '5']) == 0
+    assert cli.run(score.main, args + ['--classes', '5']) == 0
     out = capsys.readouterr().out
     assert 'scored 2 images' in out
     assert 'mean IU                40.00' in out
-    assert score.main(args + ['--class-names', str(tmp_path / 'names.txt')]) == 0
+    assert cli.run(score.main, args + ['--class-names', str(tmp_path / 'names.txt')]) == 0
     out = capsys.readouterr().out
     assert 'sofa' in out and 'mean IU                40.00' in out
-    assert score.main(args + ['--classes', '4', '--class-names',
-                              str(tmp_path / 'names.txt')]) == 1
+    assert cli.run(score.main, args + ['--classes', '4', '--class-names',
+                              str(tmp_path / 'names.txt')]) == 2
     assert 'class names' in capsys.readouterr().err
 
 
@@ -297,7 +298,7 @@ def test_cli_reads_rgb_predictions(tmp_path, capsys):
     args = write_case(tmp_path, [('x', GT[None], PRED[None])])
     from PIL import Image
     Image.fromarray(vis.colorize(PRED[None])).save(str(tmp_path / 'pred' / 'x.png'))
-    assert score.main(args + ['--classes', '5']) == 0
+    assert cli.run(score.main, args + ['--classes', '5']) == 0
     assert 'mean IU                40.00' in capsys.readouterr().out
 
 
@@ -305,23 +306,23 @@ def test_cli_missing_files(tmp_path, capsys):
     args = write_case(tmp_path, [('x', GT[None], PRED[None])])
     with open(str(tmp_path / 'ids.txt'), 'a') as f:
         f.write('nope\n')
-    assert score.main(args) == 1
+    assert cli.run(score.main, args) == 2
     err = capsys.readouterr().err
     assert 'missing' in err and 'nope.png' in err
-    assert score.main(args[:-1] + [str(tmp_path / 'no-ids.txt')]) == 1
+    assert cli.run(score.main, args[:-1] + [str(tmp_path / 'no-ids.txt')]) == 2
     assert 'no-ids.txt' in capsys.readouterr().err
 
 
 def test_cli_size_mismatch(tmp_path, capsys):
     args = write_case(tmp_path, [('x', np.zeros((2, 3), np.uint8), np.zeros((3, 2), np.uint8))])
-    assert score.main(args) == 1
+    assert cli.run(score.main, args) == 2
     err = capsys.readouterr().err
     assert 'x:' in err and '3x2' in err and '2x3' in err
 
 
 def test_cli_prediction_out_of_range(tmp_path, capsys):
     args = write_case(tmp_path, [('x', np.zeros((2, 2), np.uint8), np.full((2, 2), 30, np.uint8))])
-    assert score.main(args) == 1
+    assert cli.run(score.main, args) == 2
     assert 'x.png' in capsys.readouterr().err
 
 
@@ -338,7 +339,7 @@ def test_cli_as_script(tmp_path):
 def test_cli_saves_a_confusion_matrix_plot(tmp_path, capsys):
     args = write_case(tmp_path, [('img1', GT[None], PRED[None])])
     png = tmp_path / 'confusion.png'
-    assert score.main(args + ['--classes', '5', '--confusion', str(png)]) == 0
+    assert cli.run(score.main, args + ['--classes', '5', '--confusion', str(png)]) == 0
     assert 'confusion matrix: %s' % png in capsys.readouterr().out
     from PIL import Image
     with Image.open(png) as im:
@@ -352,11 +353,11 @@ def test_cli_confusion_plot_gets_the_histogram_and_names_and_reports_a_bad_path(
     seen = {}
     monkeypatch.setattr(plots, 'confusion_matrix',
                         lambda hist, path, names: seen.update(hist=hist, names=names) or path)
-    assert score.main(args + ['--class-names', str(tmp_path / 'names.txt'),
+    assert cli.run(score.main, args + ['--class-names', str(tmp_path / 'names.txt'),
                               '--confusion', str(tmp_path / 'c.png')]) == 0
     np.testing.assert_array_equal(seen['hist'], score.fast_hist(GT, PRED, 5))   # rows ground truth, summed over images
     assert seen['names'] == ['background', 'cat', 'dog', 'sofa', 'train']
     monkeypatch.undo()
-    assert score.main(args + ['--classes', '5', '--confusion', str(tmp_path / 'no' / 'c.png')]) == 1
+    assert cli.run(score.main, args + ['--classes', '5', '--confusion', str(tmp_path / 'no' / 'c.png')]) == 2
     captured = capsys.readouterr()
     assert 'mean IU' in captured.out and 'cannot write the confusion matrix' in captured.err

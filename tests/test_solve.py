@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fcn import training
-from fcn.errors import MissingFile, NetNotFound
+from fcn.errors import FCNError, MissingFile, NetNotFound
 from solve_helpers import make_tiny_fcn, weights_of
 
 
@@ -140,3 +140,12 @@ def test_a_run_that_cannot_start_leaves_no_output_folder(tiny_fcn, tmp_path):
     with pytest.raises(MissingFile, match='missing-ids.txt'):
         training.train(net_dir, out=str(tmp_path / 'o'), val=str(tmp_path / 'missing-ids.txt'))
     assert not (tmp_path / 'o').exists()
+
+
+def test_a_nan_stop_says_which_snapshot_is_the_last_good_state(tiny_fcn, tmp_path):
+    net_dir, _ = tiny_fcn
+    solver = os.path.join(net_dir, 'solver.prototxt')
+    text = open(solver).read()
+    open(solver, 'w').write(text.replace('base_lr: 0.05', 'base_lr: 1e30'))
+    with pytest.raises(FCNError, match='the loss is (nan|inf).*no snapshot has been written yet'):
+        training.train(net_dir, out=str(tmp_path / 'o'))

@@ -177,7 +177,7 @@ class Solver:
                 loss = distributed.mean(loss)
             if not math.isfinite(loss):
                 raise CaffeError('iteration %d: the loss is %s; %s. Training stopped before the update, '
-                                 'so the last snapshot is the last good state.'
+                                 'so no weights of this iteration were applied or snapshotted.'
                                  % (self.iter, loss, self.net.first_nonfinite()))
             self._update_smoothed(loss, start_iter)
             if display:

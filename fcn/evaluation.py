@@ -1,0 +1,92 @@
+"""Score a net on its benchmark split, every output head, against the figures published for it.
+
+The net's val (or test) prototxt reads the split through its own data layer, in the order of
+the record's val ids; each forward gives one image's scores and ground truth.  One confusion
+matrix per output head (SIFT Flow: semantic and geometric) gives the paper's four metrics
+(score.compute_metrics), which `report` sets beside the record's published figures.
+"""
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+import score
+import vis
+from backend import caffe
+from fcn import training
+from fcn.errors import MissingFile
+from models import records
+
+
+@dataclass
+class Evaluation:
+    """What `evaluate` measured: the record, the weights file, the ids scored, {score blob: metrics}."""
+    record: records.Record
+    weights: str
+    ids: list
+    metrics: dict
+    partial: bool
+
+
+def evaluate(name, weights=None, val=None, limit=None, save=None):
+    """Score `name` (net name, alias or folder) with `weights` (default weights/<net>.caffemodel) on
+    its val split (or the ids file `val`), the first `limit` images when given.  With `save`,
+    each head's predictions are written there as palette PNGs <id><suffix>.png.  Raises
+    MissingFile for missing weights, split or val net."""
+    rec = records.get(name)
+    path = training.weights_file(rec.name, weights)
+    ids = training.val_ids(rec, val)
+    if not ids:
+        raise MissingFile('%s has no validation split in its record; give one with --val' % rec.name)
+    if limit:
+        ids = ids[:limit]
+    proto = rec.prototxt(rec.val_net) if rec.val_net else ''
+    if not os.path.isfile(proto):
+        raise MissingFile('%s has no val or test prototxt (record val_net %r)' % (rec.folder, rec.val_net))
+    net = caffe.Net(proto, caffe.TEST, weights=path)
+    hists = {}
+    if save:
+        os.makedirs(save, exist_ok=True)
+    for image_id in tqdm(ids, desc='scoring', leave=False, disable=None):
+        net.forward()
+        for out in rec.outputs:
+            scores = net.blobs[out.blob].data[0]
+            pred = scores.argmax(0)
+            n = scores.shape[0]
+            hists[out.blob] = hists.get(out.blob, 0) + score.fast_hist(net.blobs[out.label].data[0, 0], pred, n)
+            if save:
+                vis.save_label_png(os.path.join(save, image_id + out.suffix + '.png'), pred)
+    metrics = {blob: score.compute_metrics(np.asarray(h)) for blob, h in hists.items()}
+    return Evaluation(rec, path, ids, metrics, bool(limit))
+
+
+def report(ev):
+    """The text of an Evaluation: per head, the per-class table and summary metrics, then every
+    published figure beside the measured one."""
+    lines = ['%s on %d images with %s' % (ev.record.name, len(ev.ids), ev.weights)]
+    for out in ev.record.outputs:
+        names = out.class_names() if out.classes else None
+        m = ev.metrics[out.blob]
+        if names is not None and len(names) != len(m['per_class_iu']):
+            names = None
+        if len(ev.record.outputs) > 1:
+            lines.append('')
+            lines.append('%s (%s)' % (out.title or out.blob, out.blob))
+        lines.append(score.format_report(m, names))
+    if ev.record.published:
+        lines.append('')
+        lines.append('%-22s %9s %9s  %s' % ('published figure', 'published', 'measured', 'split (source)'))
+    for p in ev.record.published:
+        title = SUMMARY[p.metric]
+        if len(ev.record.outputs) > 1:
+            title = '%s %s' % (ev.record.output(p.output).title or p.output, title)
+        measured = 100 * ev.metrics[p.output][p.metric]
+        lines.append('%-22s %9.1f %9.1f  %s (%s)' % (title, p.value, measured, p.split, p.source))
+    if ev.partial and ev.record.published:
+        lines.append('measured on a subset: compare on the full split')
+    return '\n'.join(lines)
+
+
+SUMMARY = {'overall_acc': 'pixel accuracy', 'mean_acc': 'mean accuracy', 'mean_iu': 'mean IU',
+           'fwavacc': 'f.w. IU'}
