@@ -244,7 +244,10 @@ def main(argv=None):
     print(format_report(compute_metrics(hist), names))
     if args.confusion:
         import plots
-        print('confusion matrix: %s' % plots.confusion_matrix(hist, args.confusion, names))
+        try:
+            print('confusion matrix: %s' % plots.confusion_matrix(hist, args.confusion, names))
+        except OSError as e:
+            raise FCNError('cannot write the confusion matrix %s: %s' % (args.confusion, e.strerror or e)) from None
     return 0
 
 
