@@ -26,25 +26,26 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 class Handler(BaseHTTPRequestHandler):
     """GET /<mode>/<name>: mode 'range' answers Range requests (206), 'plain' ignores them (200),
-    'broken' sends half of what it announces and closes.  Each answer is logged with the bytes sent."""
+    'broken' sends half of what it announces and closes.  Each answer is logged (path, Range asked,
+    status, bytes of body sent) before it is sent, so the log is complete when the client has it."""
 
     def do_GET(self):
         mode, _, name = self.path.lstrip('/').partition('/')
         data = self.server.files.get(name)
         asked = self.headers.get('Range')
         if data is None:
-            self.send_error(404)
             self.server.log.append((self.path, asked, 404, 0))
+            self.send_error(404)
             return
         start = 0
         if mode == 'range' and asked:
             start = int(re.fullmatch(r'bytes=(\d+)-', asked).group(1))
             if start >= len(data):
+                self.server.log.append((self.path, asked, 416, 0))
                 self.send_response(416)
                 self.send_header('Content-Range', 'bytes */%d' % len(data))
                 self.send_header('Content-Length', '0')
                 self.end_headers()
-                self.server.log.append((self.path, asked, 416, 0))
                 return
             self.send_response(206)
             self.send_header('Content-Range', 'bytes %d-%d/%d' % (start, len(data) - 1, len(data)))
@@ -55,8 +56,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if mode == 'broken':
             body = body[:len(body) // 2]
-        self.wfile.write(body)
         self.server.log.append((self.path, asked, 206 if start else 200, len(body)))
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
