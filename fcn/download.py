@@ -180,7 +180,7 @@ def resolve(names):
 
 
 def hint(name):
-    """The command that fetches the published weights of a net or classifier, or None when none are published.
+    """The command (str) that fetches the published weights of a net or classifier; None when none are published.
 
     name: a net's name, alias or folder, or a classifier (vgg16, caffenet,
     googlenet).  hint('fcn8s') == 'make weights NET=voc-fcn8s'.
@@ -345,7 +345,10 @@ def get_dataset(item, say=_quiet, progress=False):
     into = paths.data_path(item.folder)
     stamp = os.path.join(into, '.%s.unpacked' % item.name)
     expected = [paths.data_path(p) for p in item.expect]
-    done = os.path.exists(stamp) and open(stamp).read() == _stamp(item)
+    done = False
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            done = f.read() == _stamp(item)
     if done and all(os.path.exists(p) for p in expected):
         say('have %s unpacked in %s' % (item.name, into))
     else:
