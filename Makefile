@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
 
-.PHONY: setup test test-gpu golden proto nets demo train bench weights data-voc clean
+.PHONY: setup test test-gpu golden proto nets demo train bench weights clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -52,12 +52,15 @@ train:
 bench:
 	$(PY) -m benchmarks.bench $(if $(GPU),--gpu $(GPU))
 
-# Downloads happen only here, when asked.
+# Downloads happen only here, when asked (data/README.md lists every item).
+# make weights: every ILSVRC classifier and published FCN caffemodel into weights/.
+# make weights NET=voc-fcn8s: that net's (or classifier's) published weights only, not what its training starts from.
 weights:
-	$(PY) data/download.py weights
+	$(PY) data/download.py $(if $(filter-out file,$(origin NET)),$(NET),weights)
 
-data-voc:
-	$(PY) data/download.py voc
+# make data-voc (VOC2011 + SBD), data-pascalcontext, data-nyud, data-siftflow, data-voc2012, ...: one dataset or group.
+data-%:
+	$(PY) data/download.py $*
 
 clean:
 	rm -rf build *.egg-info

@@ -27,3 +27,7 @@ class InputError(FCNError):
 
 class BackendError(FCNError):
     """A feature that the selected backend (FCN_BACKEND) does not have."""
+
+
+class DownloadError(FCNError):
+    """An item that cannot be downloaded: unknown name, network failure, checksum mismatch, bad archive."""
