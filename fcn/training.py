@@ -32,7 +32,7 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import cli, paths
+from fcn import cli, download, paths
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
 
@@ -145,9 +145,10 @@ def weights_file(name, given=None):
     """The caffemodel to load: `given`, else weights/<name>.caffemodel; MissingFile when absent."""
     path = given or paths.weights_path(name)
     if not os.path.exists(path):
-        hint = ('give the file with --weights' if given else
-                'run `make weights NET=%s` to download it, or give the file with --weights' % name)
-        raise MissingFile('missing weights %s: %s' % (path, hint))
+        fetch = None if given else download.hint(name)
+        todo = ('run `%s` to download it, or give the file with --weights' % fetch if fetch else
+                'give the file with --weights' if not given else 'check the path')
+        raise MissingFile('missing weights %s: %s' % (path, todo))
     return path
 
 

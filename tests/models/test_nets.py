@@ -20,6 +20,7 @@ from google.protobuf import text_format
 
 import backend
 from backend import caffe
+from fcn import download
 from models import common, records
 from models.generate import load, net_names
 
@@ -491,7 +492,7 @@ ILSVRC = {
 def test_ilsvrc_classifier(name, tmp_path):
     shape, params, url = ILSVRC[name]
     folder = os.path.join(MODELS, 'ilsvrc', name)
-    assert open(os.path.join(folder, 'caffemodel-url')).read().strip() == url
+    assert download.CLASSIFIERS[name].url == url
     netp = read_net(os.path.join(folder, 'deploy.prototxt'))
     assert list(netp.layer[0].input_param.shape[0].dim) == list(shape)
     small = caffe_pb2.NetParameter()
