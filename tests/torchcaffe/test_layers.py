@@ -407,79 +407,7 @@ def test_accuracy_tie_with_the_true_class_counts_against_it():
     assert float(net.blobs['acc'].data) == 1
 
 
-# -- Pooling ----------------------------------------------------------------------------
-
-def pool_ref(x, method, kh, kw, sh, sw, ph, pw, g=None):
-    """Caffe's PoolingLayer forward and backward (loops as in pooling_layer.cpp)."""
-    n, c, H, W = x.shape
-
-    def pooled(size, k, s, p):
-        out = int(math.ceil((size + 2 * p - k) / s)) + 1
-        if p and (out - 1) * s >= size + p:
-            out -= 1
-        return out
-
-    oh, ow = pooled(H, kh, sh, ph), pooled(W, kw, sw, pw)
-    y = np.zeros((n, c, oh, ow))
-    dx = np.zeros(x.shape)
-    for i in range(oh):
-        for j in range(ow):
-            hs, ws = i * sh - ph, j * sw - pw
-            if method == 'MAX':
-                he, we = min(hs + kh, H), min(ws + kw, W)
-                hs, ws = max(hs, 0), max(ws, 0)
-                for a, b in np.ndindex(n, c):
-                    best, where = -np.inf, None
-                    for r in range(hs, he):
-                        for q in range(ws, we):
-                            if x[a, b, r, q] > best:            # strict: the first maximum wins
-                                best, where = x[a, b, r, q], (r, q)
-                    y[a, b, i, j] = best
-                    if g is not None:
-                        dx[a, b][where] += g[a, b, i, j]
-            else:
-                he, we = min(hs + kh, H + ph), min(ws + kw, W + pw)
-                size = (he - hs) * (we - ws)
-                hs, ws, he, we = max(hs, 0), max(ws, 0), min(he, H), min(we, W)
-                y[:, :, i, j] = x[:, :, hs:he, ws:we].sum((2, 3)) / size
-                if g is not None:
-                    dx[:, :, hs:he, ws:we] += g[:, :, i, j][:, :, None, None] / size
-    return y, dx
-
-
-POOL_CASES = [
-    # name, (H, W), (kh, kw), (sh, sw), (ph, pw)
-    ('ceil_rounding', (7, 9), (2, 2), (2, 2), (0, 0)),
-    ('ceil_overlap', (6, 7), (3, 3), (2, 2), (0, 0)),
-    ('pad_edge_windows', (6, 6), (3, 3), (2, 2), (1, 1)),
-    ('dropped_last_window', (4, 4), (4, 4), (3, 3), (2, 2)),
-    ('dropped_last_window_2', (5, 5), (3, 3), (4, 4), (2, 2)),
-    ('rect_kernel', (5, 8), (2, 3), (1, 2), (1, 0)),
-    ('rect_all', (7, 6), (3, 2), (2, 1), (1, 1)),
-    ('big_pad', (5, 5), (5, 5), (3, 3), (4, 4)),
-]
-
-
-def _pool_param(k, s, p):
-    if k[0] == k[1] and s[0] == s[1] and p[0] == p[1]:
-        return 'kernel_size: %d stride: %d pad: %d' % (k[0], s[0], p[0])
-    return 'kernel_h: %d kernel_w: %d stride_h: %d stride_w: %d pad_h: %d pad_w: %d' % (k + s + p)
-
-
-@pytest.mark.parametrize('method', ['MAX', 'AVE'])
-@pytest.mark.parametrize('name,hw,k,s,p', POOL_CASES, ids=[c[0] for c in POOL_CASES])
-def test_pooling_edge_cases(method, name, hw, k, s, p):
-    x = RNG(52).randint(-2, 3, size=(2, 2) + hw).astype(np.float32)     # ties in most windows
-    want, _ = pool_ref(x, method, k[0], k[1], s[0], s[1], p[0], p[1])
-    g = RNG(53).randn(*want.shape).astype(np.float32)
-    _, dx = pool_ref(x, method, k[0], k[1], s[0], s[1], p[0], p[1], g)
-    layer = 'layer { name: "pool" type: "Pooling" bottom: "x" top: "y" pooling_param { pool: %s %s } }' % (
-        method, _pool_param(k, s, p))
-    net = run(layer, {'x': x}, top_diffs={'y': g})
-    assert net.blobs['y'].data.shape == want.shape
-    close(net.blobs['y'].data, want, atol=1e-6)
-    close(net.blobs['x'].diff, dx, atol=1e-6)
-
+# -- Pooling (values, diffs and the sweep: test_geometry.py) ----------------------------
 
 def test_pooling_output_sizes():
     """The size rule alone: ceil, and the last window dropped when it starts in the padding."""
@@ -489,18 +417,6 @@ def test_pooling_output_sizes():
                   'kernel_size: %d stride: %d pad: %d } }' % (k, s, p), {'x': np.zeros((1, 1, H, 3), np.float32)},
                   force=False)
         assert net.blobs['y'].data.shape[2] == want, (H, k, s, p)
-
-
-@pytest.mark.parametrize('method', ['MAX', 'AVE'])
-def test_global_pooling(method):
-    x = RNG(54).randint(-3, 3, size=(2, 3, 5, 7)).astype(np.float32)
-    g = RNG(55).randn(2, 3, 1, 1).astype(np.float32)
-    net = run('layer { name: "pool" type: "Pooling" bottom: "x" top: "y" pooling_param { pool: %s global_pooling: true } }'
-              % method, {'x': x}, top_diffs={'y': g})
-    want, dx = pool_ref(x, method, 5, 7, 1, 1, 0, 0, g)
-    assert net.blobs['y'].data.shape == (2, 3, 1, 1)
-    close(net.blobs['y'].data, want, atol=1e-6)
-    close(net.blobs['x'].diff, dx, atol=1e-6)
 
 
 # -- Deconvolution with groups ----------------------------------------------------------------
