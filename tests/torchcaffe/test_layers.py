@@ -355,6 +355,66 @@ def test_softmax_loss_legacy_normalize_flag(normalize, mode):
     close(net.blobs['loss'].data, softmax_loss_ref(x, label, mode, 255)[0], rtol=1e-5, atol=0)
 
 
+def sequential_f32_sum(values):
+    """A float32 running sum, one value at a time, as a C++ `Dtype loss; loss += v` loop."""
+    total = np.float32(0)
+    for v in np.asarray(values, np.float32).ravel():
+        total = np.float32(total + v)
+    return total
+
+
+def test_caffe_loss_sum_is_sequential_float32():
+    """numpy's add.accumulate does not regroup float32 additions; torch's sum does (pairwise)."""
+    from torchcaffe.layers.loss import _caffe_loss_sum
+    terms = torch.from_numpy(RNG(60).rand(3, 4000).astype(np.float32) * 3)
+    want = sequential_f32_sum(terms.numpy())
+    got = _caffe_loss_sum(terms)
+    assert got.dtype == torch.float32 and got.item() == want
+    assert terms.sum().item() != want               # the order matters at this size
+
+
+@pytest.mark.parametrize('normalize', [True, False])
+def test_softmax_loss_reports_caffe_cpu_sum(normalize):
+    """Forward_cpu's loss over a 500x500 map: -log(max(prob, FLT_MIN)) subtracted pixel by pixel
+    from a float32 in (n, spatial) order, skipping ignored pixels, then divided by
+    Dtype(normalizer) (VALID count, or N = 1 for normalize: false). Per-pixel logs from two
+    libraries may differ in their last bit, so the match is to one ulp of the loss; the exact
+    sum lies tens of ulps away."""
+    rng = RNG(61)
+    x = (rng.randn(1, 4, 500, 500) * 2).astype(np.float32)
+    label = rng.randint(0, 4, size=(1, 1, 500, 500)).astype(np.float32)
+    label[rng.rand(*label.shape) < 0.1] = 255
+    layer = ('layer { name: "loss" type: "SoftmaxWithLoss" bottom: "x" bottom: "label" top: "loss" top: "prob" '
+             'loss_param { ignore_label: 255 normalize: %s } }' % ('true' if normalize else 'false'))
+    net = run(layer, {'x': x, 'label': label}, force=False)
+    prob = net.blobs['prob'].data.reshape(4, -1)
+    lab = label.reshape(-1).astype(int)
+    tiny = np.finfo(np.float32).tiny
+    loss, count, terms = np.float32(0), 0, []
+    for j in np.flatnonzero(lab != 255):
+        v = np.log(max(prob[lab[j], j], tiny))
+        loss = np.float32(loss - v)
+        terms.append(float(v))
+        count += 1
+    normalizer = np.float32(count if normalize else 1)
+    want = np.float32(loss / normalizer)
+    got = np.float32(net.blobs['loss'].data)
+    exact = -math.fsum(terms) / float(normalizer)
+    assert abs(got - want) <= np.spacing(want)
+    assert abs(exact - want) > 20 * np.spacing(want)
+
+
+def test_softmax_loss_of_zero_scores_as_caffe_reported_it():
+    """Caffe's CPU run on the first shapes image: zero scores over 4 classes and 96,212 valid
+    pixels reported loss 1.384829, not log 4 = 1.386294 (its float32 running sum drifts)."""
+    label = np.full((1, 1, 400, 300), 255, np.float32)
+    label.reshape(-1)[RNG(62).permutation(label.size)[:96212]] = 1
+    net = run('layer { name: "loss" type: "SoftmaxWithLoss" bottom: "x" bottom: "label" top: "loss" '
+              'loss_param { ignore_label: 255 } }',
+              {'x': np.zeros((1, 4, 400, 300), np.float32), 'label': label}, force=False)
+    assert round(float(net.blobs['loss'].data), 6) == 1.384829
+
+
 def accuracy_ref(x, label, top_k, ignore):
     """Caffe's AccuracyLayer over axis 1: scores >= the true score count as better (the true class too)."""
     n, c = x.shape[:2]
