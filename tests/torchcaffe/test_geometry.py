@@ -422,3 +422,14 @@ def test_crop_past_the_end_fails():
     with pytest.raises(Exception, match='exceeds'):
         run('layer { name: "crop" type: "Crop" bottom: "x" bottom: "r" top: "y" crop_param { axis: 2 offset: 3 } }',
             {'x': np.zeros((1, 1, 5, 5), F32), 'r': np.zeros((1, 1, 3, 3), F32)})
+
+
+def test_crop_reads_only_the_cropped_axes_of_bottom_1():
+    """Bottom 1 may have more axes than bottom 0 (Caffe reads its shape(i) for i < bottom 0's
+    axes only), but not fewer."""
+    x = RNG(9).randn(2, 3, 6, 5).astype(F32)
+    text = 'layer { name: "crop" type: "Crop" bottom: "x" bottom: "r" top: "y" crop_param { axis: 2 offset: 1 } }'
+    net = run(text, {'x': x, 'r': np.zeros((1, 1, 4, 3, 7), F32)})
+    assert_same_floats(net.blobs['y'].data, x[:, :, 1:5, 1:4])
+    with pytest.raises(Exception, match='at least'):
+        run(text, {'x': x, 'r': np.zeros((1, 1, 4), F32)})

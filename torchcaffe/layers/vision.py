@@ -164,12 +164,12 @@ def _torch_pooled_size(size, kernel, stride, pad, round_up):
     return out
 
 
-def _window_sizes(out, size, kernel, stride, pad, like):
+def _window_sizes(out, size, kernel, stride, pad):
     """Per output index, AVE's divisor along one axis: the window clipped to size + pad only,
     min(start + kernel, size + pad) - start with start = i * stride - pad; it is zero or negative
     where the window starts at or past size + pad (pooling_layer.cpp)."""
-    start = torch.arange(out, dtype=torch.int64, device=like.device) * stride - pad
-    return (torch.clamp(start + kernel, max=size + pad) - start).to(like.dtype)
+    starts = [i * stride - pad for i in range(out)]
+    return [min(start + kernel, size + pad) - start for start in starts]
 
 
 def caffe_pool2d(x, method, kernel, stride, pad, round_up=True):
@@ -203,9 +203,13 @@ def caffe_pool2d(x, method, kernel, stride, pad, round_up=True):
         extra_w = max(0, (ow - 1) * sw + kw - W - 2 * pw)
         if method == 'AVE':
             padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h))
-            sums = F.avg_pool2d(padded, kernel, stride, divisor_override=1)[..., :oh, :ow]
-            sizes = (_window_sizes(oh, H, kh, sh, ph, x)[:, None] * _window_sizes(ow, W, kw, sw, pw, x))
-            return sums / sizes
+            # window sums as a convolution with ones (ONNX export drops avg_pool2d's divisor_override)
+            planes = padded.reshape((-1, 1) + padded.shape[-2:])
+            ones = torch.ones((1, 1, kh, kw), dtype=x.dtype, device=x.device)
+            sums = F.conv2d(planes, ones, stride=stride)
+            sums = sums.reshape(x.shape[:-2] + sums.shape[-2:])[..., :oh, :ow]
+            sizes = np.outer(_window_sizes(oh, H, kh, sh, ph), _window_sizes(ow, W, kw, sw, pw))
+            return sums / torch.tensor(sizes, dtype=x.dtype, device=x.device)
         padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h), value=-math.inf)
         top = F.max_pool2d(padded, kernel, stride)[..., :oh, :ow]
     return torch.where(top > -FLT_MAX, top, -FLT_MAX)
@@ -286,8 +290,9 @@ class Crop(Layer):
     def setup(self, bottom_shapes):
         p = self.param.crop_param
         n_axes = len(bottom_shapes[0])
-        if len(bottom_shapes[1]) != n_axes:
-            self.fail('both bottoms need the same number of axes')
+        if len(bottom_shapes[1]) < n_axes:
+            # crop_layer.cpp reads bottom 1's size of each cropped axis; extra axes go unread
+            self.fail('bottom 1 needs at least the %d axes of bottom 0' % n_axes)
         self.axis = canonical_axis(p.axis, n_axes, self)
         offsets = list(p.offset)
         n_crop = n_axes - self.axis
