@@ -1,10 +1,10 @@
-"""Layers with output-shape rules (Pooling, Convolution, Deconvolution, Crop) against an
+"""Layers with output-shape rules (Pooling, Convolution, Deconvolution, Crop, Flatten) against an
 independent statement of Caffe's loops, swept over kernel, stride, pad per axis, dilation,
 global pooling and rounding: top shapes, forward values and backward diffs.
 
 The references below are written from BVLC Caffe's sources (pooling_layer.cpp,
-conv_layer.cpp, deconv_layer.cpp, base_conv_layer.cpp, util/im2col.cpp, crop_layer.cpp),
-in numpy, in the loop order Caffe uses where the order decides a value.
+conv_layer.cpp, deconv_layer.cpp, base_conv_layer.cpp, util/im2col.cpp, crop_layer.cpp,
+flatten_layer.cpp), in numpy, in the loop order Caffe uses where the order decides a value.
 """
 import itertools
 import math
@@ -433,3 +433,31 @@ def test_crop_reads_only_the_cropped_axes_of_bottom_1():
     assert_same_floats(net.blobs['y'].data, x[:, :, 1:5, 1:4])
     with pytest.raises(Exception, match='at least'):
         run(text, {'x': x, 'r': np.zeros((1, 1, 4), F32)})
+
+
+# -- Flatten -------------------------------------------------------------------------------------
+
+def flatten_shape_ref(shape, axis, end_axis):
+    """flatten_layer.cpp: shape[:start] + [count(start, end + 1)] + shape[end + 1:], where
+    Blob::count(a, b) needs a <= b (None: Caffe fails) and is 1 for a == b."""
+    n = len(shape)
+    start, end = axis % n, end_axis % n
+    if end + 1 < start:
+        return None
+    return tuple(shape[:start]) + (int(np.prod(shape[start:end + 1])),) + tuple(shape[end + 1:])
+
+
+def test_flatten_sweep():
+    x = RNG(10).randn(2, 3, 4, 5).astype(F32)
+    for axis, end_axis in itertools.product(range(-4, 4), repeat=2):
+        text = ('layer { name: "f" type: "Flatten" bottom: "x" top: "y" flatten_param { axis: %d end_axis: %d } }'
+                % (axis, end_axis))
+        want = flatten_shape_ref(x.shape, axis, end_axis)
+        if want is None:
+            with pytest.raises(Exception, match='end_axis'):
+                run(text, {'x': x})
+            continue
+        g = RNG(11).randn(*want).astype(F32)
+        net = run(text, {'x': x}, {'y': g})
+        assert_same_floats(net.blobs['y'].data, x.reshape(want))
+        assert_same_floats(net.blobs['x'].diff, g.reshape(x.shape))
