@@ -194,6 +194,10 @@ def _pool_sweep():
     for _ in range(150):
         (H, kh, sh, ph), (W, kw, sw, pw) = (axis[i] for i in rng.randint(len(axis), size=2))
         cases.append(((H, W), (kh, kw), (sh, sw), (ph, pw), bool(rng.randint(4))))
+    unpadded = [a for a in axis if a[3] == 0]       # where windows past the image stay (no drop)
+    for _ in range(40):
+        (H, kh, sh, _), (W, kw, sw, _) = (unpadded[i] for i in rng.randint(len(unpadded), size=2))
+        cases.append(((H, W), (kh, kw), (sh, sw), (0, 0), True))
     return cases
 
 
@@ -202,17 +206,20 @@ POOL_SWEEP = _pool_sweep()
 
 @pytest.mark.parametrize('method', ['MAX', 'AVE'])
 def test_pooling_sweep(method):
-    shapes = []
+    tops = []
     for i, (hw, k, s, p, ceil) in enumerate(POOL_SWEEP):
         sizes = [pooled_size_ref(n, kk, ss, pp, bool(p[0] or p[1]), ceil) for n, kk, ss, pp in zip(hw, k, s, p)]
         if min(sizes) < 0:
             with pytest.raises(Exception, match='negative size'):
                 run(pool_layer(method, k, s, p, ceil), {'x': np.zeros((2, 2) + hw, F32)})
             continue
-        shapes.append(check_pooling(method, hw, k, s, p, ceil, seed=i).shape)
+        tops.append(check_pooling(method, hw, k, s, p, ceil, seed=i))
     # the sample reaches the rules this file is about
-    assert len(shapes) > 100
-    assert any(0 in sh[2:] for sh in shapes)
+    assert len(tops) > 100
+    assert any(0 in t.shape[2:] for t in tops)
+    empty_window = (lambda t: np.any(t == -FLT_MAX)) if method == 'MAX' else \
+        (lambda t: np.any(np.isnan(t)) or np.any((t == 0) & np.signbit(t)))
+    assert sum(map(empty_window, tops)) >= 5
     assert any(p[0] != p[1] and 0 in p for _, _, _, p, _ in POOL_SWEEP)
     assert sum(not c for *_, c in POOL_SWEEP) > 10
 
