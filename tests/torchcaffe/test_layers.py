@@ -355,6 +355,66 @@ def test_softmax_loss_legacy_normalize_flag(normalize, mode):
     close(net.blobs['loss'].data, softmax_loss_ref(x, label, mode, 255)[0], rtol=1e-5, atol=0)
 
 
+def sequential_f32_sum(values):
+    """A float32 running sum, one value at a time, as a C++ `Dtype loss; loss += v` loop."""
+    total = np.float32(0)
+    for v in np.asarray(values, np.float32).ravel():
+        total = np.float32(total + v)
+    return total
+
+
+def test_caffe_loss_sum_is_sequential_float32():
+    """numpy's add.accumulate does not regroup float32 additions; torch's sum does (pairwise)."""
+    from torchcaffe.layers.loss import _caffe_loss_sum
+    terms = torch.from_numpy(RNG(60).rand(3, 4000).astype(np.float32) * 3)
+    want = sequential_f32_sum(terms.numpy())
+    got = _caffe_loss_sum(terms)
+    assert got.dtype == torch.float32 and got.item() == want
+    assert terms.sum().item() != want               # the order matters at this size
+
+
+@pytest.mark.parametrize('normalize', [True, False])
+def test_softmax_loss_reports_caffe_cpu_sum(normalize):
+    """Forward_cpu's loss over a 500x500 map: -log(max(prob, FLT_MIN)) subtracted pixel by pixel
+    from a float32 in (n, spatial) order, skipping ignored pixels, then divided by
+    Dtype(normalizer) (VALID count, or N = 1 for normalize: false). Per-pixel logs from two
+    libraries may differ in their last bit, so the match is to one ulp of the loss; the exact
+    sum lies tens of ulps away."""
+    rng = RNG(61)
+    x = (rng.randn(1, 4, 500, 500) * 2).astype(np.float32)
+    label = rng.randint(0, 4, size=(1, 1, 500, 500)).astype(np.float32)
+    label[rng.rand(*label.shape) < 0.1] = 255
+    layer = ('layer { name: "loss" type: "SoftmaxWithLoss" bottom: "x" bottom: "label" top: "loss" top: "prob" '
+             'loss_param { ignore_label: 255 normalize: %s } }' % ('true' if normalize else 'false'))
+    net = run(layer, {'x': x, 'label': label}, force=False)
+    prob = net.blobs['prob'].data.reshape(4, -1)
+    lab = label.reshape(-1).astype(int)
+    tiny = np.finfo(np.float32).tiny
+    loss, count, terms = np.float32(0), 0, []
+    for j in np.flatnonzero(lab != 255):
+        v = np.log(max(prob[lab[j], j], tiny))
+        loss = np.float32(loss - v)
+        terms.append(float(v))
+        count += 1
+    normalizer = np.float32(count if normalize else 1)
+    want = np.float32(loss / normalizer)
+    got = np.float32(net.blobs['loss'].data)
+    exact = -math.fsum(terms) / float(normalizer)
+    assert abs(got - want) <= np.spacing(want)
+    assert abs(exact - want) > 20 * np.spacing(want)
+
+
+def test_softmax_loss_of_zero_scores_as_caffe_reported_it():
+    """Caffe's CPU run on the first shapes image: zero scores over 4 classes and 96,212 valid
+    pixels reported loss 1.384829, not log 4 = 1.386294 (its float32 running sum drifts)."""
+    label = np.full((1, 1, 400, 300), 255, np.float32)
+    label.reshape(-1)[RNG(62).permutation(label.size)[:96212]] = 1
+    net = run('layer { name: "loss" type: "SoftmaxWithLoss" bottom: "x" bottom: "label" top: "loss" '
+              'loss_param { ignore_label: 255 } }',
+              {'x': np.zeros((1, 4, 400, 300), np.float32), 'label': label}, force=False)
+    assert round(float(net.blobs['loss'].data), 6) == 1.384829
+
+
 def accuracy_ref(x, label, top_k, ignore):
     """Caffe's AccuracyLayer over axis 1: scores >= the true score count as better (the true class too)."""
     n, c = x.shape[:2]
@@ -407,79 +467,7 @@ def test_accuracy_tie_with_the_true_class_counts_against_it():
     assert float(net.blobs['acc'].data) == 1
 
 
-# -- Pooling ----------------------------------------------------------------------------
-
-def pool_ref(x, method, kh, kw, sh, sw, ph, pw, g=None):
-    """Caffe's PoolingLayer forward and backward (loops as in pooling_layer.cpp)."""
-    n, c, H, W = x.shape
-
-    def pooled(size, k, s, p):
-        out = int(math.ceil((size + 2 * p - k) / s)) + 1
-        if p and (out - 1) * s >= size + p:
-            out -= 1
-        return out
-
-    oh, ow = pooled(H, kh, sh, ph), pooled(W, kw, sw, pw)
-    y = np.zeros((n, c, oh, ow))
-    dx = np.zeros(x.shape)
-    for i in range(oh):
-        for j in range(ow):
-            hs, ws = i * sh - ph, j * sw - pw
-            if method == 'MAX':
-                he, we = min(hs + kh, H), min(ws + kw, W)
-                hs, ws = max(hs, 0), max(ws, 0)
-                for a, b in np.ndindex(n, c):
-                    best, where = -np.inf, None
-                    for r in range(hs, he):
-                        for q in range(ws, we):
-                            if x[a, b, r, q] > best:            # strict: the first maximum wins
-                                best, where = x[a, b, r, q], (r, q)
-                    y[a, b, i, j] = best
-                    if g is not None:
-                        dx[a, b][where] += g[a, b, i, j]
-            else:
-                he, we = min(hs + kh, H + ph), min(ws + kw, W + pw)
-                size = (he - hs) * (we - ws)
-                hs, ws, he, we = max(hs, 0), max(ws, 0), min(he, H), min(we, W)
-                y[:, :, i, j] = x[:, :, hs:he, ws:we].sum((2, 3)) / size
-                if g is not None:
-                    dx[:, :, hs:he, ws:we] += g[:, :, i, j][:, :, None, None] / size
-    return y, dx
-
-
-POOL_CASES = [
-    # name, (H, W), (kh, kw), (sh, sw), (ph, pw)
-    ('ceil_rounding', (7, 9), (2, 2), (2, 2), (0, 0)),
-    ('ceil_overlap', (6, 7), (3, 3), (2, 2), (0, 0)),
-    ('pad_edge_windows', (6, 6), (3, 3), (2, 2), (1, 1)),
-    ('dropped_last_window', (4, 4), (4, 4), (3, 3), (2, 2)),
-    ('dropped_last_window_2', (5, 5), (3, 3), (4, 4), (2, 2)),
-    ('rect_kernel', (5, 8), (2, 3), (1, 2), (1, 0)),
-    ('rect_all', (7, 6), (3, 2), (2, 1), (1, 1)),
-    ('big_pad', (5, 5), (5, 5), (3, 3), (4, 4)),
-]
-
-
-def _pool_param(k, s, p):
-    if k[0] == k[1] and s[0] == s[1] and p[0] == p[1]:
-        return 'kernel_size: %d stride: %d pad: %d' % (k[0], s[0], p[0])
-    return 'kernel_h: %d kernel_w: %d stride_h: %d stride_w: %d pad_h: %d pad_w: %d' % (k + s + p)
-
-
-@pytest.mark.parametrize('method', ['MAX', 'AVE'])
-@pytest.mark.parametrize('name,hw,k,s,p', POOL_CASES, ids=[c[0] for c in POOL_CASES])
-def test_pooling_edge_cases(method, name, hw, k, s, p):
-    x = RNG(52).randint(-2, 3, size=(2, 2) + hw).astype(np.float32)     # ties in most windows
-    want, _ = pool_ref(x, method, k[0], k[1], s[0], s[1], p[0], p[1])
-    g = RNG(53).randn(*want.shape).astype(np.float32)
-    _, dx = pool_ref(x, method, k[0], k[1], s[0], s[1], p[0], p[1], g)
-    layer = 'layer { name: "pool" type: "Pooling" bottom: "x" top: "y" pooling_param { pool: %s %s } }' % (
-        method, _pool_param(k, s, p))
-    net = run(layer, {'x': x}, top_diffs={'y': g})
-    assert net.blobs['y'].data.shape == want.shape
-    close(net.blobs['y'].data, want, atol=1e-6)
-    close(net.blobs['x'].diff, dx, atol=1e-6)
-
+# -- Pooling (values, diffs and the sweep: test_geometry.py) ----------------------------
 
 def test_pooling_output_sizes():
     """The size rule alone: ceil, and the last window dropped when it starts in the padding."""
@@ -489,18 +477,6 @@ def test_pooling_output_sizes():
                   'kernel_size: %d stride: %d pad: %d } }' % (k, s, p), {'x': np.zeros((1, 1, H, 3), np.float32)},
                   force=False)
         assert net.blobs['y'].data.shape[2] == want, (H, k, s, p)
-
-
-@pytest.mark.parametrize('method', ['MAX', 'AVE'])
-def test_global_pooling(method):
-    x = RNG(54).randint(-3, 3, size=(2, 3, 5, 7)).astype(np.float32)
-    g = RNG(55).randn(2, 3, 1, 1).astype(np.float32)
-    net = run('layer { name: "pool" type: "Pooling" bottom: "x" top: "y" pooling_param { pool: %s global_pooling: true } }'
-              % method, {'x': x}, top_diffs={'y': g})
-    want, dx = pool_ref(x, method, 5, 7, 1, 1, 0, 0, g)
-    assert net.blobs['y'].data.shape == (2, 3, 1, 1)
-    close(net.blobs['y'].data, want, atol=1e-6)
-    close(net.blobs['x'].diff, dx, atol=1e-6)
 
 
 # -- Deconvolution with groups ----------------------------------------------------------------

@@ -40,11 +40,31 @@ class Softmax(Layer):
         return [torch.softmax(x, canonical_axis(self.param.softmax_param.axis, x.dim(), self))]
 
 
+@torch.compiler.disable
+def _caffe_loss_sum(terms):
+    """The sum Caffe reports of the per-pixel losses `terms` (outer, inner), as a float32 scalar.
+
+    On the CPU, SoftmaxWithLossLayer::Forward_cpu (softmax_loss_layer.cpp) adds them one by
+    one into a float32 in (n, spatial) order; over a big label map that drifts from the exact
+    sum (e.g. 1.384829 for a mean of log 4 over 96,212 pixels), so the CPU sum here is
+    sequential float32 too: numpy's add.accumulate, which does not regroup (torch's sum is
+    pairwise, its cumsum accumulates in double). Ignored pixels add 0, which changes nothing.
+    On a GPU, Forward_gpu sums with caffe_gpu_asum, a cuBLAS parallel reduction with no order
+    to match, so torch's own sum stands in for it there.
+    """
+    if terms.device.type != 'cpu':
+        return terms.sum()
+    flat = terms.detach().reshape(-1).numpy()
+    total = np.add.accumulate(flat)[-1] if flat.size else np.float32(0)
+    return torch.tensor(total, dtype=torch.float32)
+
+
 class _SoftmaxLoss(torch.autograd.Function):
     """-log(max(prob[label], FLT_MIN)) summed over valid pixels / normalizer.
 
-    Backward is Caffe's (prob - onehot) on valid pixels, which stays exact where
-    the clamp in the forward would have cut the gradient of the literal formula.
+    The sum is the one Caffe reports (_caffe_loss_sum); it feeds no gradient. Backward is
+    Caffe's (prob - onehot) on valid pixels, which stays exact where the clamp in the forward
+    would have cut the gradient of the literal formula.
     """
 
     @staticmethod
@@ -55,11 +75,12 @@ class _SoftmaxLoss(torch.autograd.Function):
         p3 = prob.reshape(outer, n_class, -1)
         safe = torch.where(valid, lab, 0)
         picked = p3.gather(1, safe.unsqueeze(1)).squeeze(1)
-        logs = torch.log(torch.clamp(picked, min=FLT_MIN))
-        loss = -(logs * valid).sum() / normalizer
+        terms = -torch.log(torch.clamp(picked, min=FLT_MIN)) * valid
+        # Dtype(normalizer) and a float32 division, as Caffe's `loss / get_normalizer(...)`
+        loss = _caffe_loss_sum(terms) / torch.tensor(normalizer, dtype=torch.float32)
         ctx.save_for_backward(prob, safe, valid)
         ctx.meta = (normalizer, n_class, outer)
-        return loss, prob
+        return loss.to(x.device), prob
 
     @staticmethod
     def backward(ctx, grad_loss, grad_prob):

@@ -99,11 +99,15 @@ class Flatten(Layer):
     num_bottoms = 1
 
     def forward(self, bottoms, params):
+        """Axes start..end become one of their product (flatten_layer.cpp); with end just before
+        start that product is empty, so Caffe inserts an axis of size 1."""
         x = bottoms[0]
         p = self.param.flatten_param
         start = canonical_axis(p.axis, x.dim(), self)
         end = canonical_axis(p.end_axis, x.dim(), self)
-        return [x.flatten(start, end) if end >= start else x.view_as(x)]
+        if end + 1 < start:
+            self.fail('end_axis %d comes more than one axis before axis %d' % (p.end_axis, p.axis))
+        return [x.reshape(x.shape[:start] + (math.prod(x.shape[start:end + 1]),) + x.shape[end + 1:])]
 
 
 @register('Reshape')

@@ -1,6 +1,7 @@
 """Spatial layers: Convolution, Deconvolution, Pooling, LRN, Crop."""
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -9,12 +10,15 @@ from ..proto import caffe_pb2
 from .base import Layer, canonical_axis, register
 
 
-def _pair(p, values, h_field, w_field, default, layer, what):
-    """One (h, w) geometry value from Caffe's repeated/scalar field or its _h/_w twins."""
+def _pair(p, values, h_field, w_field, default, layer, what, both_required=True):
+    """One (h, w) geometry value from Caffe's repeated/scalar field or its _h/_w twins.
+
+    Convolution's pad_h alone leaves pad_w 0 (base_conv_layer.cpp); Pooling wants both.
+    """
     if h_field and (p.HasField(h_field) or p.HasField(w_field)):
         if values:
             layer.fail('give %s either as %s or as %s/%s, not both' % (what, what, h_field, w_field))
-        if not (p.HasField(h_field) and p.HasField(w_field)):
+        if both_required and not (p.HasField(h_field) and p.HasField(w_field)):
             layer.fail('%s and %s must be given together' % (h_field, w_field))
         return getattr(p, h_field), getattr(p, w_field)
     if not values:
@@ -31,11 +35,18 @@ def _conv_geometry(layer, p):
     if kernel[0] is None:
         layer.fail('kernel_size (or kernel_h and kernel_w) is required')
     stride = _pair(p, list(p.stride), 'stride_h', 'stride_w', 1, layer, 'stride')
-    pad = _pair(p, list(p.pad), 'pad_h', 'pad_w', 0, layer, 'pad')
+    pad = _pair(p, list(p.pad), 'pad_h', 'pad_w', 0, layer, 'pad', both_required=False)
     dilation = _pair(p, list(p.dilation), None, None, 1, layer, 'dilation')
     if min(kernel) <= 0 or min(stride) <= 0 or min(dilation) <= 0 or min(pad) < 0:
         layer.fail('kernel, stride and dilation must be positive and pad non-negative')
     return kernel, stride, pad, dilation
+
+
+def _checked_size(layer, shape):
+    """A top shape as Caffe's Blob::Reshape takes it: a zero extent is an empty blob, a negative one an error."""
+    if min(shape) < 0:
+        layer.fail('the bottom gives a top of shape %s (a negative size)' % (tuple(shape),))
+    return tuple(shape)
 
 
 class _ConvBase(Layer):
@@ -57,10 +68,15 @@ class _ConvBase(Layer):
             self.fail('channels (%d) and num_output (%d) must both be divisible by group (%d)'
                       % (channels, p.num_output, self.group))
         self.channels = channels
+        self.num_output = p.num_output
         # A net built in fast mode keeps its weights channels_last, so no pass pays to transpose them.
         self.add_param_blob(self.weight_shape(channels, p.num_output), p.weight_filler, mode.memory_format())
         if p.bias_term:
             self.add_param_blob((p.num_output,), p.bias_filler)
+
+    def extents(self):
+        """Each spatial axis's kernel extent, dilation * (kernel - 1) + 1."""
+        return [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
 
     def inputs(self, bottoms, params):
         """(input, weight, bias) after checking the input, in fast mode's layout if chosen."""
@@ -78,6 +94,12 @@ class _ConvBase(Layer):
         return x, weight, params[1] if len(params) > 1 else None
 
 
+def _trunc_div(a, b):
+    """C++ integer division: the quotient rounded toward zero."""
+    q = abs(a) // b
+    return q if a >= 0 else -q
+
+
 @register('Convolution')
 class Convolution(_ConvBase):
     def weight_shape(self, channels, num_output):
@@ -85,6 +107,17 @@ class Convolution(_ConvBase):
 
     def forward(self, bottoms, params):
         x, weight, bias = self.inputs(bottoms, params)
+        # conv_layer.cpp: out = (in + 2 pad - extent) / stride + 1 in C++ integer division, so a
+        # kernel up to stride - 1 wider than the padded input still gives one output; im2col
+        # reads zeros there, which the extra bottom/right padding below supplies.
+        sizes = [x.shape[2 + i] + 2 * self.pad[i] for i in range(2)]
+        out = [_trunc_div(s - e, st) + 1 for s, e, st in zip(sizes, self.extents(), self.stride)]
+        shape = _checked_size(self, (x.shape[0], self.num_output) + tuple(out))
+        if 0 in shape:
+            return [x.new_zeros(shape)]
+        short = [max(0, e - s) for s, e in zip(sizes, self.extents())]
+        if any(short):
+            x = F.pad(x, (0, short[1], 0, short[0]))
         return [F.conv2d(x, weight, bias, self.stride, self.pad, self.dilation, self.group)]
 
 
@@ -95,51 +128,91 @@ class Deconvolution(_ConvBase):
 
     def forward(self, bottoms, params):
         x, weight, bias = self.inputs(bottoms, params)
+        # deconv_layer.cpp: out = stride * (in - 1) + extent - 2 pad
+        out = [st * (x.shape[2 + i] - 1) + e - 2 * p
+               for i, (st, e, p) in enumerate(zip(self.stride, self.extents(), self.pad))]
+        shape = _checked_size(self, (x.shape[0], self.num_output) + tuple(out))
+        if 0 in shape:
+            return [x.new_zeros(shape)]
         return [F.conv_transpose2d(x, weight, bias, self.stride, self.pad, 0, self.group, self.dilation)]
 
 
-def caffe_pooled_size(size, kernel, stride, pad):
-    """Caffe's pooled extent: rounded up, minus a last window starting in the padding."""
-    out = int(math.ceil((size + 2 * pad - kernel) / stride)) + 1
-    if pad and (out - 1) * stride >= size + pad:
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def caffe_pooled_size(size, kernel, stride, pad, any_pad, round_up=True):
+    """Caffe's pooled extent of one axis (PoolingLayer::Reshape, pooling_layer.cpp).
+
+    (size + 2 pad - kernel) / stride in float32, rounded up (CEIL) or down (FLOOR), plus one;
+    then, when the layer pads on *either* axis (`any_pad`), a last window that would start at
+    or past size + pad is dropped on every axis, its own padding or not.
+    """
+    q = np.float32(size + 2 * pad - kernel) / np.float32(stride)
+    out = int(np.ceil(q) if round_up else np.floor(q)) + 1
+    if any_pad and (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
 
-def _torch_pooled_size(size, kernel, stride, pad):
+def _torch_pooled_size(size, kernel, stride, pad, round_up):
+    """What F.max_pool2d/avg_pool2d give: ceil mode drops a last window starting past size + pad."""
+    if not round_up:
+        return (size + 2 * pad - kernel) // stride + 1
     out = -(-(size + 2 * pad - kernel) // stride) + 1
     if (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
 
-def caffe_pool2d(x, method, kernel, stride, pad):
-    """Caffe's MAX or AVE pooling of an (N, C, H, W) tensor.
+def _window_sizes(out, size, kernel, stride, pad):
+    """Per output index, AVE's divisor along one axis: the window clipped to size + pad only,
+    min(start + kernel, size + pad) - start with start = i * stride - pad; it is zero or negative
+    where the window starts at or past size + pad (pooling_layer.cpp)."""
+    starts = [i * stride - pad for i in range(out)]
+    return [min(start + kernel, size + pad) - start for start in starts]
 
-    AVE divides by the window clipped to the padded extent (padding counts,
-    what lies beyond it does not); MAX never sees padding.
+
+def caffe_pool2d(x, method, kernel, stride, pad, round_up=True):
+    """Caffe's MAX or AVE pooling of an (N, C, H, W) tensor (pooling_layer.cpp, Forward_cpu).
+
+    MAX starts each window at -FLT_MAX and keeps a value only if it is strictly larger, so a
+    window without an image element, or whose elements are all <= -FLT_MAX, gives -FLT_MAX and
+    routes no diff; ties go to the first maximum in row-major order. AVE sums the window's image
+    elements and divides by Caffe's pool_size, the window clipped to the padded extent (padding
+    counts, what lies beyond it does not): a window without image elements gives
+    0 / pool_size, i.e. 0, -0 or NaN.
     """
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
     H, W = x.shape[-2:]
-    oh, ow = caffe_pooled_size(H, kh, sh, ph), caffe_pooled_size(W, kw, sw, pw)
-    torch_agrees = ((oh, ow) == (_torch_pooled_size(H, kh, sh, ph), _torch_pooled_size(W, kw, sw, pw))
+    any_pad = bool(ph or pw)
+    oh = caffe_pooled_size(H, kh, sh, ph, any_pad, round_up)
+    ow = caffe_pooled_size(W, kw, sw, pw, any_pad, round_up)
+    if oh <= 0 or ow <= 0:
+        return x.new_zeros(x.shape[:-2] + (max(oh, 0), max(ow, 0)))
+    torch_agrees = ((oh, ow) == (_torch_pooled_size(H, kh, sh, ph, round_up),
+                                 _torch_pooled_size(W, kw, sw, pw, round_up))
                     and 2 * ph <= kh and 2 * pw <= kw)
     if torch_agrees:
-        if method == 'MAX':
-            return F.max_pool2d(x, kernel, stride, pad, ceil_mode=True)
-        return F.avg_pool2d(x, kernel, stride, pad, ceil_mode=True, count_include_pad=True)
-    # General case: pad explicitly so every window Caffe visits exists.
-    extra_h = max(0, (oh - 1) * sh + kh - H - 2 * ph)
-    extra_w = max(0, (ow - 1) * sw + kw - W - 2 * pw)
-    if method == 'MAX':
+        # every window holds an image element and its divisor is Caffe's
+        if method == 'AVE':
+            return F.avg_pool2d(x, kernel, stride, pad, ceil_mode=round_up, count_include_pad=True)
+        top = F.max_pool2d(x, kernel, stride, pad, ceil_mode=round_up)
+    else:
+        # Pad explicitly so every window Caffe visits exists, image elements or not.
+        extra_h = max(0, (oh - 1) * sh + kh - H - 2 * ph)
+        extra_w = max(0, (ow - 1) * sw + kw - W - 2 * pw)
+        if method == 'AVE':
+            padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h))
+            # window sums as a convolution with ones (ONNX export drops avg_pool2d's divisor_override)
+            planes = padded.reshape((-1, 1) + padded.shape[-2:])
+            ones = torch.ones((1, 1, kh, kw), dtype=x.dtype, device=x.device)
+            sums = F.conv2d(planes, ones, stride=stride)
+            sums = sums.reshape(x.shape[:-2] + sums.shape[-2:])[..., :oh, :ow]
+            sizes = np.outer(_window_sizes(oh, H, kh, sh, ph), _window_sizes(ow, W, kw, sw, pw))
+            return sums / torch.tensor(sizes, dtype=x.dtype, device=x.device)
         padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h), value=-math.inf)
-        return F.max_pool2d(padded, kernel, stride)[..., :oh, :ow]
-    padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h))
-    sums = F.avg_pool2d(padded, kernel, stride, divisor_override=1)[..., :oh, :ow]
-    inside = torch.zeros((1, 1, H + 2 * ph + extra_h, W + 2 * pw + extra_w), dtype=x.dtype, device=x.device)
-    inside[..., :H + 2 * ph, :W + 2 * pw] = 1
-    counts = F.avg_pool2d(inside, kernel, stride, divisor_override=1)[..., :oh, :ow]
-    return sums / counts
+        top = F.max_pool2d(padded, kernel, stride)[..., :oh, :ow]
+    return torch.where(top > -FLT_MAX, top, -FLT_MAX)
 
 
 @register('Pooling')
@@ -153,28 +226,35 @@ class Pooling(Layer):
         self.method = caffe_pb2.PoolingParameter.PoolMethod.Name(p.pool)
         if self.method not in ('MAX', 'AVE'):
             self.fail('%s pooling is not supported (MAX and AVE are)' % self.method)
+        self.round_up = p.round_mode == caffe_pb2.PoolingParameter.CEIL
         self.global_pooling = p.global_pooling
+        self.stride = _pair(p, [p.stride] if p.HasField('stride') else [], 'stride_h', 'stride_w', 1, self, 'stride')
+        self.pad = _pair(p, [p.pad] if p.HasField('pad') else [], 'pad_h', 'pad_w', 0, self, 'pad')
+        if min(self.stride) <= 0:
+            self.fail('strides must be positive')
         if self.global_pooling:
             if p.HasField('kernel_size') or p.HasField('kernel_h') or p.HasField('kernel_w'):
                 self.fail('global_pooling and a kernel size cannot both be given')
-            self.stride, self.pad = (1, 1), (0, 0)
-            if p.pad or p.pad_h or p.pad_w or p.stride != 1:
+            if self.stride != (1, 1) or self.pad != (0, 0):
                 self.fail('global_pooling requires pad 0 and stride 1')
-        else:
-            self.kernel = _pair(p, [p.kernel_size] if p.HasField('kernel_size') else [],
-                                'kernel_h', 'kernel_w', None, self, 'kernel_size')
-            if self.kernel[0] is None:
-                self.fail('kernel_size (or kernel_h and kernel_w) is required')
-            self.stride = _pair(p, [p.stride] if p.HasField('stride') else [],
-                                'stride_h', 'stride_w', 1, self, 'stride')
-            self.pad = _pair(p, [p.pad] if p.HasField('pad') else [], 'pad_h', 'pad_w', 0, self, 'pad')
-            if self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
-                self.fail('pad must be smaller than the kernel')
+            return
+        self.kernel = _pair(p, [p.kernel_size] if p.HasField('kernel_size') else [],
+                            'kernel_h', 'kernel_w', None, self, 'kernel_size')
+        if self.kernel[0] is None:
+            self.fail('kernel_size (or kernel_h and kernel_w) is required')
+        if min(self.kernel) <= 0:
+            self.fail('kernel sizes must be positive')
+        if (self.pad[0] or self.pad[1]) and (self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]):
+            self.fail('pad must be smaller than the kernel')
 
     def forward(self, bottoms, params):
         x = bottoms[0]
         kernel = tuple(x.shape[-2:]) if self.global_pooling else self.kernel
-        return [caffe_pool2d(x, self.method, kernel, self.stride, self.pad)]
+        H, W = x.shape[-2:]
+        any_pad = bool(self.pad[0] or self.pad[1])
+        _checked_size(self, [caffe_pooled_size(n, k, s, p, any_pad, self.round_up)
+                             for n, k, s, p in zip((H, W), kernel, self.stride, self.pad)])
+        return [caffe_pool2d(x, self.method, kernel, self.stride, self.pad, self.round_up)]
 
 
 @register('LRN')
@@ -210,8 +290,9 @@ class Crop(Layer):
     def setup(self, bottom_shapes):
         p = self.param.crop_param
         n_axes = len(bottom_shapes[0])
-        if len(bottom_shapes[1]) != n_axes:
-            self.fail('both bottoms need the same number of axes')
+        if len(bottom_shapes[1]) < n_axes:
+            # crop_layer.cpp reads bottom 1's size of each cropped axis; extra axes go unread
+            self.fail('bottom 1 needs at least the %d axes of bottom 0' % n_axes)
         self.axis = canonical_axis(p.axis, n_axes, self)
         offsets = list(p.offset)
         n_crop = n_axes - self.axis
