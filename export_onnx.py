@@ -9,17 +9,14 @@ weights baked in.  After writing it, the model runs in onnxruntime and the net
 in torchcaffe on the same seeded random input: the export fails (exit 1)
 unless the scores agree to float32 rounding and give the same per-pixel argmax.
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
-import solve
-import torchcaffe as caffe      # ONNX export is torchcaffe's, whatever backend.py selects
-from torchcaffe import onnx_export
-
-ROOT = os.path.dirname(os.path.abspath(__file__))
+from fcn import cli, paths, training
+from fcn.errors import BackendError, FCNError
+from models import records
 # Largest difference allowed, over the largest score: the engine's own forward tolerance against
 # Caffe (tests/golden/README.md); reordered float32 sums in onnxruntime stay far below it.
 MAX_REL = 1e-4
@@ -30,14 +27,23 @@ MAX_ARGMAX_FLIPS = 1e-4
 INPUT_RANGE = 128.0
 
 
+def engine():
+    """torchcaffe, which ONNX export needs; BackendError on another backend."""
+    import backend
+    if backend.name != 'torchcaffe':
+        raise BackendError('ONNX export is a torchcaffe feature; FCN_BACKEND=%s cannot export' % backend.name)
+    import torchcaffe
+    from torchcaffe import onnx_export
+    return torchcaffe, onnx_export
+
+
 def load_deploy(net_name, weights):
-    """The deploy net of models/<net_name> (or of a folder given as a path) with its weights."""
-    folder = net_name if os.path.isdir(net_name) else os.path.join(ROOT, 'models', net_name)
-    proto = os.path.join(folder, 'deploy.prototxt')
-    if not os.path.exists(proto):
-        sys.exit('no deploy net for %r (looked for %s)' % (net_name, proto))
-    name = os.path.basename(os.path.normpath(folder))
-    return caffe.Net(proto, caffe.TEST, weights=solve.weights_file(name, weights))
+    """The deploy net of a net (name, alias or folder) with its weights, and its record."""
+    caffe, _ = engine()
+    rec = records.get(net_name)
+    if not os.path.exists(rec.deploy):
+        raise FCNError('no deploy net for %r (looked for %s)' % (net_name, rec.deploy))
+    return caffe.Net(rec.deploy, caffe.TEST, weights=training.weights_file(rec.name, weights)), rec
 
 
 def resize_inputs(net, height=None, width=None):
@@ -45,7 +51,7 @@ def resize_inputs(net, height=None, width=None):
     for name in net.inputs:
         shape = list(net.blobs[name].shape)
         if len(shape) != 4:
-            sys.exit('input %r has shape %s; --height/--width need (N, C, H, W) inputs' % (name, tuple(shape)))
+            raise FCNError('input %r has shape %s; --height/--width need (N, C, H, W) inputs' % (name, tuple(shape)))
         shape[2], shape[3] = height or shape[2], width or shape[3]
         net.blobs[name].reshape(*shape)
     net.reshape()
@@ -59,48 +65,47 @@ def check(net, path, seed=0):
     """
     rng = np.random.default_rng(seed)
     inputs = {name: rng.uniform(-INPUT_RANGE, INPUT_RANGE, net.blobs[name].shape) for name in net.inputs}
-    stats = onnx_export.compare(net, path, inputs)
+    stats = engine()[1].compare(net, path, inputs)
     for s in stats.values():
         s['ok'] = s['max_rel'] <= MAX_REL and s['argmax_agreement'] >= 1.0 - MAX_ARGMAX_FLIPS
     return stats
 
 
 def prepare_output(path):
-    """Create the folder path goes in; exits with one line when path cannot be a file there."""
+    """Create the folder path goes in; FCNError when path cannot be a file there."""
     if os.path.isdir(path):
-        sys.exit('cannot write %s: it is a folder; give the .onnx file to write' % path)
+        raise FCNError('cannot write %s: it is a folder; give the .onnx file to write' % path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
     except FileExistsError:
-        sys.exit('cannot write %s: %s is a file, not a folder' % (path, folder))
+        raise FCNError('cannot write %s: %s is a file, not a folder' % (path, folder)) from None
     except OSError as e:
-        sys.exit('cannot write %s: %s' % (path, e.strerror or e))
+        raise FCNError('cannot write %s: %s' % (path, e.strerror or e)) from None
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap = cli.parser(__doc__)
     ap.add_argument('--net', default='voc-fcn8s', help='a net under models/, or a folder with deploy.prototxt')
     ap.add_argument('--weights', help='caffemodel (default weights/<net>.caffemodel)')
-    ap.add_argument('--height', type=int, help="input height (default: the deploy net's)")
-    ap.add_argument('--width', type=int, help="input width (default: the deploy net's)")
+    ap.add_argument('--height', type=cli.positive_int, help="input height (default: the deploy net's)")
+    ap.add_argument('--width', type=cli.positive_int, help="input width (default: the deploy net's)")
     ap.add_argument('--out', help='the .onnx file to write (default out/onnx/<net>.onnx)')
     ap.add_argument('--opset', type=int, help="ONNX opset version (default: the exporter's)")
     ap.add_argument('--seed', type=int, default=0, help='seed of the random input the check runs on')
     args = ap.parse_args(argv)
-    if (args.height is not None and args.height <= 0) or (args.width is not None and args.width <= 0):
-        sys.exit('--height and --width must be positive')
-    name = os.path.basename(os.path.normpath(args.net))
-    out = args.out or os.path.join(ROOT, 'out', 'onnx', name + '.onnx')
-    net = load_deploy(args.net, args.weights)
+    caffe, onnx_export = engine()
+    net, rec = load_deploy(args.net, args.weights)
+    name = rec.name
+    out = args.out or os.path.join(paths.OUT, 'onnx', name + '.onnx')
     prepare_output(out)
     try:
         resize_inputs(net, args.height, args.width)
         onnx_export.export(net, out, opset=args.opset)
     except caffe.CaffeError as e:
-        sys.exit('cannot export %s: %s' % (name, e))
+        raise FCNError('cannot export %s: %s' % (name, cli.summary(e))) from None
     except OSError as e:
-        sys.exit('cannot write %s: %s' % (out, e.strerror or e))
+        raise FCNError('cannot write %s: %s' % (out, e.strerror or e)) from None
     shapes = ', '.join('%s %s' % (b, 'x'.join(map(str, net.blobs[b].shape))) for b in net.inputs + net.outputs)
     print('wrote %s (%s)' % (out, shapes))
     stats = check(net, out, args.seed)
@@ -116,4 +121,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -22,9 +22,16 @@ EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, whose refusal of an argument is one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, '%s: error: %s (see --help)\n' % (self.prog, message))
+
+
 def parser(doc, **kwargs):
-    """An ArgumentParser described by the first paragraph of `doc`, with --debug."""
-    ap = argparse.ArgumentParser(description=(doc or '').strip().split('\n\n')[0], **kwargs)
+    """A Parser described by the first paragraph of `doc`, with --debug."""
+    ap = Parser(description=(doc or '').strip().split('\n\n')[0], **kwargs)
     ap.add_argument('--debug', action='store_true',
                     help='show the traceback of an error instead of its one-line summary (or FCN_DEBUG=1)')
     return ap
