@@ -12,6 +12,7 @@ becomes a RuntimeError.
 import contextlib
 import logging
 import time
+import types
 import weakref
 
 import torchcaffe
@@ -180,7 +181,7 @@ def _pycaffe_call(method, n_vectors):
         except Exception as e:
             setattr(e, _LAYER_ERROR, True)
             raise
-    call.__name__, call.__doc__, call.__wrapped__ = method.__name__, method.__doc__, method
+    call.__name__, call.__doc__, call.pycaffe_call = method.__name__, method.__doc__, True
     return call
 
 
@@ -192,7 +193,7 @@ class Layer(torchcaffe.Layer):
         super().__init_subclass__(**kwargs)
         for name, n in (('setup', 2), ('reshape', 2), ('forward', 2), ('backward', 3)):
             method = cls.__dict__.get(name)
-            if method is not None and not hasattr(method, '__wrapped__'):
+            if isinstance(method, types.FunctionType) and not hasattr(method, 'pycaffe_call'):
                 setattr(cls, name, _pycaffe_call(method, n))
 
 
