@@ -371,12 +371,14 @@ class SegDataLayer(caffe.Layer):
         self._pool = None
 
     def reshape(self, bottom, top):
-        for blob, a in zip(top, self._example(self.idx)):
-            blob.reshape(1, *a.shape)
+        arrays = self._example(self.idx)
+        for i in range(len(top)):   # pycaffe's blob vectors are indexed, not iterated
+            top[i].reshape(1, *arrays[i].shape)
 
     def forward(self, bottom, top):
-        for blob, a in zip(top, self._example(self.idx)):
-            blob.data[...] = a
+        arrays = self._example(self.idx)
+        for i in range(len(top)):
+            top[i].data[...] = arrays[i]
         self.position += self.world
         self.idx = self._index_at(self.position)
         if self.prefetch and self.idx != self._ready[0]:

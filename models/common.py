@@ -67,8 +67,11 @@ def coord_map():
     return module
 
 
-def crop(top_from, top_to):
-    """Crop layer aligning ``top_from`` to ``top_to``; offsets from coord_map."""
+def crop(top_from, top_to, offset=None):
+    """Crop layer aligning ``top_from`` to ``top_to``: offsets from coord_map, or the given
+    ``offset`` on both spatial axes where pycaffe's coord_map cannot walk the path (Concat)."""
+    if offset is not None:
+        return L.Crop(top_from, top_to, crop_param=dict(axis=2, offset=[offset]))
     return coord_map().crop(top_from, top_to)
 
 
@@ -310,14 +313,15 @@ def _skip(n, up, pool, pool_name, nout, suffix, scale):
 
 
 def fcn_head(n, feat, ref, nout, stride=32, suffix='', pool4=None, pool3=None, scales=None,
-             up_ks=None):
+             up_ks=None, crop_offset=None):
     """FCN-32s/16s/8s scoring head over ``feat``; returns the score, cropped to ``ref``.
 
     Names follow the release: score_fr, upscore (32s) or upscore2 + score_pool4
     (+ upscore_pool4 + score_pool3) + upscore16/upscore8, and score, each
     with ``suffix`` (e.g. '_sem').  ``scales`` = {'pool4': 0.01, 'pool3': 1e-4}
     inserts the fixed Scale layers of FCN-8s at-once; ``up_ks`` overrides the
-    final upsampling kernel (63 for odd-aligned trunks).
+    final upsampling kernel (63 for odd-aligned trunks); ``crop_offset`` states the
+    final crop's offset (see :func:`crop`).
     """
     s, scales = suffix, scales or {}
     n['score_fr' + s] = score_conv(feat, nout)
@@ -337,7 +341,7 @@ def fcn_head(n, feat, ref, nout, stride=32, suffix='', pool4=None, pool3=None, s
             up = n['upscore8' + s]
     else:
         raise ValueError('FCN output stride must be 32, 16 or 8, not %r' % (stride,))
-    n['score' + s] = crop(up, ref)
+    n['score' + s] = crop(up, ref, offset=crop_offset)
     return n['score' + s]
 
 

@@ -9,6 +9,13 @@ Run `python models/voc-fcn-googlenet/net.py` to rewrite them.
 """
 from models import common as C
 
+# Input pixel x lies at upscore pixel x + 98: conv1/7x7_s2 (pad 100) and the four 3x3
+# stride-2 poolings together map x to x/32 + 67/32, the inceptions and the 1x1 score keep
+# coordinates, and upscore (kernel 63, stride 32) maps y to 32y + 31.  Stated here because
+# pycaffe's coord_map stops at the inceptions' Concat; torchcaffe's, which passes Concat,
+# derives the same offset (tests/models/test_nets.py).
+CROP_OFFSET = 98
+
 
 def body(n, train):
     feat = C.googlenet_trunk(n, n.data, pad=100)
@@ -17,7 +24,7 @@ def body(n, train):
         n['inception_5b/drop'] = C.dropout(feat, 0.4)
         feat = n['inception_5b/drop']
     # a 63-pixel kernel keeps the x32 upsampling aligned on whole pixels
-    C.fcn_head(n, feat, n.data, C.VOC_CLASSES, stride=32, up_ks=63)
+    C.fcn_head(n, feat, n.data, C.VOC_CLASSES, stride=32, up_ks=63, crop_offset=CROP_OFFSET)
 
 
 def fcn(split):

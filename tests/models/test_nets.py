@@ -176,7 +176,10 @@ def test_net_py_runs_as_a_script_from_anywhere(tmp_path):
         shutil.copy(os.path.join(MODELS, f), str(copy / f))
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.mkdir()
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(MODELS))   # backend, torchcaffe
+    # backend and torchcaffe, and whatever else the backend needs (the strict stand-in)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(MODELS)] +
+        [os.path.abspath(p) for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
     subprocess.run([sys.executable, str(copy / 'voc-fcn8s' / 'net.py')], cwd=str(elsewhere),
                    env=env, check=True)
     assert sorted(os.listdir(str(copy / 'voc-fcn8s'))) == \
@@ -264,10 +267,8 @@ def test_train_val_structure(name):
 @pytest.mark.parametrize('name', FCNS)
 def test_data_layers_accept_the_param_str(name):
     """The data layers (layers/) take every param_str key the nets give them."""
-    common_layers = pytest.importorskip('layers.common')
-    parse = getattr(common_layers, 'parse_params', None)
-    if parse is None:
-        pytest.skip('layers.common has no parse_params')
+    common_layers = importlib.import_module('layers.common')
+    parse = common_layers.parse_params
     for fname, (module, cls_name, _, _, *_) in NETS[name]['data'].items():
         netp = read_net(os.path.join(MODELS, name, fname))
         cls = getattr(importlib.import_module(module), cls_name)
@@ -382,6 +383,25 @@ def test_crop_offsets(name):
         assert {n: o[0] for n, o in written.items()} == independent_offsets(netp)
         for crop_name, offset in KNOWN_OFFSETS.get(name, {}).items():
             assert written[crop_name] == [offset], (fname, crop_name)
+
+
+@pytest.mark.torchcaffe_only
+def test_googlenet_states_the_offset_torchcaffe_coord_map_derives(monkeypatch):
+    """voc-fcn-googlenet states its crop offset because pycaffe's coord_map stops at
+    Concat; with torchcaffe's coord_map (which passes Concat) deriving it, the net is the same."""
+    import torchcaffe.coord_map
+    googlenet = load('voc-fcn-googlenet')
+    stated = googlenet.fcn('deploy')
+    assert list(layer(stated, 'score').crop_param.offset) == [googlenet.CROP_OFFSET]
+    asked = []
+
+    def derive(top_from, top_to, offset=None):
+        asked.append(offset)
+        return torchcaffe.coord_map.crop(top_from, top_to)
+
+    monkeypatch.setattr(common, 'crop', derive)
+    assert googlenet.fcn('deploy') == stated
+    assert asked == [googlenet.CROP_OFFSET]
 
 
 def test_crop_helper_uses_the_backends_coord_map():
