@@ -153,9 +153,27 @@ def weights_file(name, given=None):
 
 
 # -- initialization -----------------------------------------------------------------------
+def trained_weights(rec, source):
+    """The weights of net `source` that `rec` starts from: its training run's newest snapshot, else
+    its published weights/<source>.caffemodel; MissingFile saying to train it first."""
+    path = final_weights(source) or (paths.weights_path(source) if os.path.exists(paths.weights_path(source))
+                                     else None)
+    if path is None:
+        raise MissingFile('%s starts from trained %s weights; train it first (python solve.py %s)'
+                          % (rec.name, source, source))
+    return path
+
+
+def sources(rec):
+    """The nets whose trained weights `rec` starts from."""
+    kind, source = rec.init
+    return [source] if kind == 'net' else [net for _, net in rec.init_streams]
+
+
 def initialize(solver, rec, weights=None, log=print):
     """Initial weights from `weights`, else as the record says (classifier transplant, the coarser
-    net's trained weights, or the fillers); then bilinear interp surgery on the 'up' layers."""
+    net's or the streams' trained weights, or the fillers); then bilinear interp surgery on the 'up'
+    layers."""
     if weights:
         solver.net.copy_from(weights)
     else:
@@ -164,13 +182,17 @@ def initialize(solver, rec, weights=None, log=print):
             proto = os.path.join(paths.MODELS, 'ilsvrc', source, 'deploy.prototxt')
             base = caffe.Net(proto, caffe.TEST, weights=weights_file(source))
             surgery.transplant(solver.net, base)
+            for new_layer, layer in rec.init_expand:
+                surgery.expand_input(solver.net, new_layer, base, layer)
             del base
         elif kind == 'net':
-            path = final_weights(source)
-            if path is None:
-                raise MissingFile('%s starts from trained %s weights; train it first (python solve.py %s)'
-                                  % (rec.name, source, source))
-            solver.net.copy_from(path)
+            solver.net.copy_from(trained_weights(rec, source))
+        elif kind == 'streams':
+            for suffix, source in rec.init_streams:
+                stream = records.get(source)
+                base = caffe.Net(stream.deploy, caffe.TEST, weights=trained_weights(rec, source))
+                surgery.transplant(solver.net, base, suffix=suffix)
+                del base
         else:
             log('no initial weights for %s: training from the fillers' % rec.name)
     surgery.interp(solver.net, [k for k in solver.net.params if 'up' in k])
@@ -458,7 +480,7 @@ def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss, log)
 def train_chain(name, log=print, **kwargs):
     """Train `name`, first training the coarser nets it starts from when their weights are missing."""
     rec = records.get(name)
-    kind, source = rec.init
-    if kind == 'net' and not kwargs.get('weights') and final_weights(source) is None:
-        train_chain(source, log=log, **{k: v for k, v in kwargs.items() if k not in ('weights', 'out')})
+    for source in [] if kwargs.get('weights') else sources(rec):
+        if final_weights(source) is None and not os.path.exists(paths.weights_path(source)):
+            train_chain(source, log=log, **{k: v for k, v in kwargs.items() if k not in ('weights', 'out')})
     return train(rec.folder if not rec.has_record else rec.name, log=log, **kwargs)

@@ -10,8 +10,11 @@ A record says what the net takes, what it gives and how it was made:
   geometric one) with the ground-truth blob its val net compares it with, its
   class names, palette and the suffix of its label file;
 * ``val``: the ids its val (or test) net reads, in order, and that net's file;
-* ``init``: where training starts (an ILSVRC classifier transplanted, the
-  coarser FCN it refines, or the fillers);
+* ``init``: where training starts: ``classifier`` (an ILSVRC classifier
+  transplanted; ``expand`` maps a first convolution with more input channels
+  to the classifier's, see surgery.expand_input), ``net`` (the coarser FCN it
+  refines), ``streams`` (trained FCNs transplanted into the layers named with
+  each suffix: NYUDv2 late fusion) or ``scratch`` (the fillers);
 * ``published``: the figures the papers and the release report, each with
   its source;
 * ``weights``: the published caffemodel's URL and checksum.
@@ -36,7 +39,7 @@ from fcn.errors import NetNotFound, RecordError
 ILSVRC_MEAN = (104.00698793, 116.66876762, 122.67891434)
 MODALITIES = {'color': 3, 'depth': 1, 'hha': 3}
 METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
-INIT_KINDS = ('classifier', 'net', 'scratch')
+INIT_KINDS = ('classifier', 'net', 'streams', 'scratch')
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ class Record:
     val_ids: str = ''
     val_net: str = ''
     init: tuple = ('scratch', '')
+    init_streams: tuple = ()
+    init_expand: tuple = ()
     published: tuple = ()
     weights_url: str = ''
     weights_checksum: tuple = ()
@@ -187,6 +192,8 @@ def parse(data, folder, where):
                   title=data.get('title', ''), aliases=tuple(data.get('aliases', ())), inputs=inputs,
                   outputs=outputs, val_ids=data.get('val_ids', ''), val_net=data.get('val_net', ''),
                   init=(init['from'], init.get('net', '')), published=tuple(published),
+                  init_streams=tuple(sorted(init.get('nets', {}).items())),
+                  init_expand=tuple(sorted(init.get('expand', {}).items())),
                   weights_url=weights.get('url', ''), weights_checksum=checksum, has_record=True)
 
 

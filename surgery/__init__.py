@@ -5,6 +5,9 @@
     interp(net, layers)                   bilinear, class-diagonal Deconvolution weights
     expand_score(new_net, new_layer, net, layer)
                                           carry a score layer over to more classes
+    expand_input(new_net, new_layer, net, layer)
+                                          carry a first convolution over to more input
+                                          channels (NYUDv2 color + depth)
     upsample_filt(size)                   the 2-D bilinear kernel itself
     convolutionalize(classifier_prototxt, classifier_weights, fcn_prototxt)
                                           all of it in one call
@@ -19,7 +22,7 @@ import numpy as np
 
 from backend import caffe
 
-__all__ = ['SurgeryError', 'transplant', 'interp', 'expand_score', 'upsample_filt',
+__all__ = ['SurgeryError', 'transplant', 'interp', 'expand_score', 'expand_input', 'upsample_filt',
            'deconv_layers', 'convolutionalize']
 
 log = logging.getLogger(__name__)
@@ -141,6 +144,24 @@ def expand_score(new_net, new_layer, net, layer):
     if len(old) > 1 and len(new) > 1:
         new[1].data.reshape(-1)[:k] = old[1].data.reshape(-1)
     log.info('expand_score %s (%d classes) -> %s (%d classes)', layer, k, new_layer, k_new)
+
+
+def expand_input(new_net, new_layer, net, layer):
+    """Fill convolution ``new_layer`` of ``new_net`` (O x C' x k x k, C' > C) from ``layer`` of ``net``
+    (O x C x k x k): its first C input channels get the filters, each further channel their mean over
+    the C channels, and the bias is copied, as the release's NYUDv2 early-fusion solve.py does for
+    conv1_1_bgrd (BGR + depth) from VGG16's conv1_1."""
+    old, new = net.params[layer], new_net.params[new_layer]
+    old_w, new_w = old[0].data, new[0].data
+    c = old_w.shape[1]
+    if new_w.shape[0] != old_w.shape[0] or new_w.shape[2:] != old_w.shape[2:] or new_w.shape[1] <= c:
+        raise SurgeryError('expand_input: %s is %s, which does not extend %s (%s) by input channels'
+                           % (new_layer, tuple(new_w.shape), layer, tuple(old_w.shape)))
+    new_w[:, :c] = old_w
+    new_w[:, c:] = old_w.mean(axis=1, keepdims=True)
+    if len(old) > 1 and len(new) > 1:
+        new[1].data[...] = old[1].data
+    log.info('expand_input %s (%d channels) -> %s (%d channels)', layer, c, new_layer, new_w.shape[1])
 
 
 def deconv_layers(net):

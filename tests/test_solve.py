@@ -112,19 +112,20 @@ def test_iters_below_the_newest_snapshot_says_so_and_keeps_it(tiny_fcn, tmp_path
     assert os.stat(final).st_mtime_ns == before
 
 
+@pytest.mark.torchcaffe_only    # the full disk is simulated inside the engine's snapshot writer
 def test_a_full_disk_while_snapshotting_keeps_the_previous_pair_and_stops(tiny_fcn, tmp_path, monkeypatch):
     import errno
-    from backend import caffe
+    from torchcaffe import io
     net_dir, _ = tiny_fcn
     out = str(tmp_path / 'o')
-    write = caffe.io.write_binary
+    write = io.write_binary
 
     def full_after_iter_2(path, message):
         if '_iter_4.' in path:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
         return write(path, message)
 
-    monkeypatch.setattr(caffe.io, 'write_binary', full_after_iter_2)
+    monkeypatch.setattr(io, 'write_binary', full_after_iter_2)
     with pytest.raises(training.SnapshotError, match='No space left on device'):
         training.train(net_dir, out=out)
     assert training.latest_snapshot(out) == (2, os.path.join(out, 'snapshots', 'train_iter_2.solverstate'))
@@ -142,6 +143,7 @@ def test_a_run_that_cannot_start_leaves_no_output_folder(tiny_fcn, tmp_path):
     assert not (tmp_path / 'o').exists()
 
 
+@pytest.mark.torchcaffe_only    # BVLC Caffe trains on through NaN; stopping there is torchcaffe's
 def test_a_nan_stop_says_which_snapshot_is_the_last_good_state(tiny_fcn, tmp_path):
     net_dir, _ = tiny_fcn
     solver = os.path.join(net_dir, 'solver.prototxt')
@@ -149,3 +151,35 @@ def test_a_nan_stop_says_which_snapshot_is_the_last_good_state(tiny_fcn, tmp_pat
     open(solver, 'w').write(text.replace('base_lr: 0.05', 'base_lr: 1e30'))
     with pytest.raises(FCNError, match='the loss is (nan|inf).*no snapshot has been written yet'):
         training.train(net_dir, out=str(tmp_path / 'o'))
+
+
+def test_late_fusion_starts_from_each_stream_under_its_suffix(tmp_path, monkeypatch):
+    """nyud-fcn32s-color-hha's start: the trained color and HHA nets, layer c -> c<suffix>."""
+    from backend import caffe
+    from models import records
+    conv = ('layer { name: "c%s" type: "Convolution" bottom: "data" top: "c%s" '
+            'convolution_param { num_output: 2 kernel_size: 1 } }\n')
+    head = 'layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 4 dim: 4 } } }\n'
+    weights, rng = {}, np.random.RandomState(0)
+    for suffix in ('color', 'hha'):
+        folder = tmp_path / suffix
+        folder.mkdir()
+        (folder / 'deploy.prototxt').write_text(head + conv % ('', ''))
+        net = caffe.Net(str(folder / 'deploy.prototxt'), caffe.TEST)
+        for blob in net.params['c']:
+            blob.data[...] = rng.randn(*blob.data.shape)
+        weights[str(folder)] = str(folder / 'w.caffemodel')
+        net.save(weights[str(folder)])
+    (tmp_path / 'fused.prototxt').write_text(head + conv % ('color', 'color') + conv % ('hha', 'hha'))
+
+    class Solver:
+        net = caffe.Net(str(tmp_path / 'fused.prototxt'), caffe.TEST)
+
+    rec = records.Record(name='fused', folder=str(tmp_path), init=('streams', ''),
+                         init_streams=(('color', str(tmp_path / 'color')), ('hha', str(tmp_path / 'hha'))))
+    monkeypatch.setattr(training, 'trained_weights', lambda rec, source: weights[source])
+    training.initialize(Solver, rec)
+    for suffix in ('color', 'hha'):
+        stream = weights_of(weights[str(tmp_path / suffix)])
+        for i, blob in enumerate(Solver.net.params['c' + suffix]):
+            np.testing.assert_array_equal(blob.data.ravel(), stream[('c', i)])

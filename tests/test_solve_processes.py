@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from solve_helpers import make_tiny_fcn, weights_of
 
@@ -90,6 +91,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.torchcaffe_only    # data parallelism (torchrun) is torchcaffe's
 def test_two_gloo_ranks_take_the_steps_of_one_process_with_iter_size_2(tmp_path):
     ids = ['a', 'b', 'c', 'd', 'e', 'f']
     single_dir, _ = make_tiny_fcn(tmp_path / 'single', train_ids=ids, max_iter=4, snapshot=4, iter_size=2,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from solve_helpers import make_tiny_fcn, weights_of
 from test_solve_processes import free_port
@@ -97,6 +98,7 @@ def test_second_sigint_stops_at_once_and_sighup_snapshots_and_goes_on(tmp_path):
     assert not os.path.exists(os.path.join(twice, 'snapshots')) or snapshot_iters(twice) == []
 
 
+@pytest.mark.torchcaffe_only    # data parallelism (torchrun) is torchcaffe's
 def test_sigterm_on_one_of_two_gloo_ranks_stops_both_at_one_iteration(tmp_path):
     ids = ['a', 'b', 'c', 'd', 'e', 'f']
     single_dir, _ = make_tiny_fcn(tmp_path / 'single', train_ids=ids, max_iter=6, snapshot=100, iter_size=2,

@@ -5,7 +5,7 @@
     googlenet/deploy.prototxt  bvlc_googlenet
 
 Layer names, types and shapes are those of the published deploy nets, so the
-published caffemodels (see each folder's caffemodel-url) load into them by
+published caffemodels (`make weights NET=vgg16`; URLs in fcn/download.py) load into them by
 name, ready for surgery.transplant into an FCN.
 
 Run `python models/ilsvrc/net.py` to rewrite them.

@@ -54,6 +54,15 @@ def test_record_matches_the_val_net_and_init(name):
         assert source in records.names()
     elif kind == 'classifier':
         assert os.path.isfile(os.path.join(paths.MODELS, 'ilsvrc', source, 'deploy.prototxt'))
+    elif kind == 'streams':
+        params = {lp.name for lp in netparam(rec.deploy).layer if lp.type == 'Convolution'}
+        for suffix, net in rec.init_streams:
+            assert net in records.names()
+            # every convolution of the stream's net lands in this net's layer of the same name + suffix
+            stream = {lp.name for lp in netparam(records.get(net).deploy).layer if lp.type == 'Convolution'}
+            assert {n + suffix for n in stream if not n.startswith('score_fr')} <= params
+    for new_layer, layer in rec.init_expand:
+        assert new_layer in {lp.name for lp in netparam(rec.deploy).layer}
     for p in rec.published:
         assert p.output in {o.blob for o in rec.outputs} and 0 < p.value < 100 and p.source
 

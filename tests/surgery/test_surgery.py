@@ -186,6 +186,23 @@ layer { name: "score_fr" type: "Convolution" bottom: "data" top: "score_fr"
         surgery.expand_score(old, 'score_fr', new, 'score_fr')
 
 
+def test_expand_input_gives_extra_channels_the_mean_filter(tmp_path):
+    def conv(channels, name):
+        return input_layer((1, channels, 5, 5)) + (
+            'layer { name: "%s" type: "Convolution" bottom: "data" top: "c" '
+            'convolution_param { num_output: 4 kernel_size: 3 } }\n' % name)
+    rgb = net_from(tmp_path, 'rgb.prototxt', conv(3, 'conv1_1'))
+    randomize(rgb)
+    rgbd = net_from(tmp_path, 'rgbd.prototxt', conv(4, 'conv1_1_bgrd'))
+    surgery.expand_input(rgbd, 'conv1_1_bgrd', rgb, 'conv1_1')
+    w, old = rgbd.params['conv1_1_bgrd'][0].data, rgb.params['conv1_1'][0].data
+    assert np.array_equal(w[:, :3], old)
+    np.testing.assert_allclose(w[:, 3], old.mean(axis=1), rtol=1e-6)
+    assert np.array_equal(rgbd.params['conv1_1_bgrd'][1].data, rgb.params['conv1_1'][1].data)
+    with pytest.raises(SurgeryError, match='does not extend'):
+        surgery.expand_input(rgb, 'conv1_1', rgbd, 'conv1_1_bgrd')
+
+
 # -- golden: Caffe's fully convolutional twin of a legacy V1 classifier --------------------------------
 def rel_err(got, ref):
     return np.abs(got - ref).max() / np.abs(ref).max()
