@@ -265,7 +265,7 @@ def main(argv=None):
     if args.width_divisor < 1 or (args.max_iter is not None and args.max_iter < 1):
         ap.error('--width-divisor and --max-iter must be positive')
     argv_list = sys.argv[1:] if argv is None else list(argv)
-    command = ' '.join(['python models/create.py'] + [a for a in argv_list if a != '--debug'])
+    command = ' '.join(['python models/create.py'] + [a for a in argv_list if a not in ('--debug', '--force')])
     target, net_arg, solver = create(args, command)
     weights = 'out/%s/snapshots/train_iter_%d.caffemodel' % (args.name, max_iter(solver))
     print('wrote %s (net.py, train/val/deploy.prototxt, solver.prototxt, record.json, README.md)' % target)
