@@ -47,6 +47,10 @@ class DatasetError(FCNError):
     """A dataset that cannot be used as it is (the message names the file and the problem)."""
 
 
+class ColourLabelError(DataError):
+    """A colour (RGB) label image in a dataset that has no palette.txt to read it with."""
+
+
 def _rel(root, path):
     return os.path.relpath(path, root)
 
@@ -145,7 +149,7 @@ class Dataset:
             raise DataError('%s: label %s is a colour (RGB) image, and %s cannot be used to map its colours '
                             '(see its problem)' % (who, path, self.palette_path))
         if self.palette is None:
-            raise DataError('%s: label %s is a colour (RGB) image, and %s has no palette.txt to map its '
+            raise ColourLabelError('%s: label %s is a colour (RGB) image, and %s has no palette.txt to map its '
                             'colours to classes: add one "R G B" line per class, or save labels as class '
                             'indices (palette or grayscale PNG)' % (who, path, self.root))
         rgb = read_rgb(path, 'label', who).astype(np.int64)
@@ -282,11 +286,10 @@ def check(root, progress=None):
         else:
             try:
                 label = ds.read_label(label_path)
+            except ColourLabelError:
+                colour_labels.append(label_path)
             except (DataError, OSError) as e:
-                if ds.palette is None and not ds.palette_path and 'colour (RGB)' in str(e):
-                    colour_labels.append(label_path)
-                else:
-                    problems.append((label_path, _reason(e)))
+                problems.append((label_path, _reason(e)))
         if rgb is not None:
             report.sizes[rgb.shape[:2]] += 1
             if split == 'train':

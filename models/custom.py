@@ -67,16 +67,12 @@ random_seed: 1337
 '''
 
 
-def score_conv(bottom, nout):
-    return C.score_conv(bottom, nout)
-
-
 def _skip(n, up, pool, name, nout, rename, scale):
     """Score pooling layer `name`, crop it to the upsampled scores `up` and sum the two."""
     if scale is not None:
         n['scale_' + name] = L.Scale(pool, filler=dict(type='constant', value=scale), param=C.FROZEN)
         pool = n['scale_' + name]
-    n['score_%s%s' % (name, rename)] = score_conv(pool, nout)
+    n['score_%s%s' % (name, rename)] = C.score_conv(pool, nout)
     n['score_%sc' % name] = C.crop(n['score_%s%s' % (name, rename)], up)
     n['fuse_' + name] = L.Eltwise(up, n['score_%sc' % name], operation=P.Eltwise.SUM)
     return n['fuse_' + name]
@@ -86,7 +82,7 @@ def head(n, feat, nout, stride, rename='', scales=None, up_ks=None):
     """The FCN-<stride>s scoring head over `feat`, cropped to n.data as n.score; the layers with
     class-count-shaped weights carry the suffix `rename`."""
     r, scales = rename, scales or {}
-    n['score_fr' + r] = score_conv(feat, nout)
+    n['score_fr' + r] = C.score_conv(feat, nout)
     if stride == 32:
         n['upscore' + r] = C.upsample(n['score_fr' + r], nout, 32, ks=up_ks)
         up = n['upscore' + r]

@@ -74,5 +74,5 @@ def test_colour_labels_without_palette_are_refused(tmp_path):
     root = tmp_path / 'd'
     make_dataset(root, labels='rgb')
     os.remove(str(root / 'palette.txt'))
-    with pytest.raises(Exception, match='DataError: .*colour \\(RGB\\) image.*no palette.txt'):
+    with pytest.raises(Exception, match='ColourLabelError: .*colour \\(RGB\\) image.*no palette.txt'):
         data_net(tmp_path, *FOLDER, params(root), TOPS)
