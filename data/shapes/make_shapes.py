@@ -1,28 +1,26 @@
-"""A small synthetic segmentation dataset in PASCAL VOC's layout: shapes on textured backgrounds.
+"""A small synthetic segmentation dataset in the folder layout: shapes on textured backgrounds.
 
-    python data/shapes/make_shapes.py                       # data/shapes/generated: 400 train + 50 val, 320 x 320
+    python data/shapes/make_shapes.py                       # data/shapes: 400 train + 50 val, 320 x 320
     python data/shapes/make_shapes.py --out /tmp/shapes --train 20 --val 5 --size 64
 
-Writes, under the output folder (a VOC year directory, readable by
-layers.voc.VOCSegDataLayer):
+Writes, under the output folder, a dataset in the layout every user's own
+dataset has (data/README.md, "Your own data"; read by layers.folder):
 
-    JPEGImages/<id>.jpg                     RGB image
-    SegmentationClass/<id>.png              palette PNG of class indices (vis.save_label_png), 255 = void
-    ImageSets/Segmentation/train.txt        ids of the training split
-    ImageSets/Segmentation/val.txt          ids of the held-out split (never trained on)
-    shapes.json                             the settings it was generated with (written last)
+    images/<id>.jpg         RGB image
+    labels/<id>.png         palette PNG of class indices (vis.save_label_png), 255 = void
+    train.txt, val.txt      ids of the training and the held-out split (never trained on)
+    classes.txt             background, circle, square, triangle (data/shapes/classes.txt)
+    shapes.json             the settings it was generated with (written last)
 
-The classes are listed in data/shapes/classes.txt: 0 background, 1 circle,
-2 square, 3 triangle.  Each image has non-overlapping shapes of random class,
-size, position, rotation and colour on a random textured background (noise,
-stripes, a gradient or a checkerboard): one to three per 96 x 96 pixels of
-image (as many as fit), each with the area of a circle of radius 14 to 30
-pixels whatever its class.  The colours of a shape are kept apart from those
-of the background so that shapes stay visible, but which class a shape is can
-only be told from its outline.  As in VOC, a thin
-band along every shape border is void (255): two pixels wide, straddling the
-edge, so neither the loss nor the scores count the ambiguous anti-aliased
-pixels.
+Each image has non-overlapping shapes of random class, size, position,
+rotation and colour on a random textured background (noise, stripes, a
+gradient or a checkerboard): one to three per 96 x 96 pixels of image (as many
+as fit), each with the area of a circle of radius 14 to 30 pixels whatever its
+class.  The colours of a shape are kept apart from those of the background so
+that shapes stay visible, but which class a shape is can only be told from its
+outline.  As in VOC, a thin band along every shape border is void (255): two
+pixels wide, straddling the edge, so neither the loss nor the scores count the
+ambiguous anti-aliased pixels.
 
 Generation is deterministic: the same seed, size and counts give identical
 files.  Each split draws from its own random stream (seeded by (seed, split)),
@@ -33,17 +31,18 @@ import argparse
 import json
 import os
 import re
+import shutil
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 import vis
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 CLASSES_FILE = os.path.join(HERE, 'classes.txt')
-DEFAULT_OUT = os.path.join(HERE, 'generated')
+DEFAULT_OUT = HERE
 VOID = 255
 SPLITS = ('train', 'val')
 SUPERSAMPLE = 4      # sub-pixels per axis for the anti-aliased rendering
@@ -199,28 +198,30 @@ def is_complete(out, n_train=400, n_val=50, size=320, seed=0):
 
 
 def generate(out=DEFAULT_OUT, n_train=400, n_val=50, size=320, seed=0, verbose=True):
-    """Write the dataset into `out` (a VOC year directory); returns {split: ids}."""
+    """Write the dataset into `out` (the folder layout); returns {split: ids}."""
     n_classes = len(class_names())
-    for sub in ('JPEGImages', 'SegmentationClass', os.path.join('ImageSets', 'Segmentation')):
+    for sub in ('images', 'labels'):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     try:  # a dataset being rewritten is not complete until the manifest is back
         os.remove(os.path.join(out, MANIFEST))
     except FileNotFoundError:
         pass
     stale = re.compile(r'^(%s)_\d{5}\.(jpg|png)$' % '|'.join(SPLITS))
-    for sub in ('JPEGImages', 'SegmentationClass'):   # an earlier dataset's images: all are rewritten
+    for sub in ('images', 'labels'):   # an earlier dataset's images: all are rewritten
         for name in os.listdir(os.path.join(out, sub)):
             if stale.match(name):
                 os.remove(os.path.join(out, sub, name))
+    if os.path.abspath(out) != os.path.abspath(HERE):
+        shutil.copyfile(CLASSES_FILE, os.path.join(out, 'classes.txt'))
     result = {}
     for k, (split, count) in enumerate(zip(SPLITS, (n_train, n_val))):
         rng = np.random.RandomState([seed, k])
         ids = split_ids(split, count)
         for i in ids:
             img, label = sample(rng, size, n_classes)
-            Image.fromarray(img).save(os.path.join(out, 'JPEGImages', i + '.jpg'), quality=JPEG_QUALITY)
-            vis.save_label_png(os.path.join(out, 'SegmentationClass', i + '.png'), label)
-        with open(os.path.join(out, 'ImageSets', 'Segmentation', split + '.txt'), 'w') as f:
+            Image.fromarray(img).save(os.path.join(out, 'images', i + '.jpg'), quality=JPEG_QUALITY)
+            vis.save_label_png(os.path.join(out, 'labels', i + '.png'), label)
+        with open(os.path.join(out, split + '.txt'), 'w') as f:
             f.write(''.join(i + '\n' for i in ids))
         result[split] = ids
         if verbose:

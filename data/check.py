@@ -1,0 +1,33 @@
+"""Check a dataset before training on it: counts, image sizes, pixels per class, and every problem.
+
+    python data/check.py data/my-dataset
+
+Reads every image and label of the train and val splits of a dataset in the
+folder layout (images/, labels/, classes.txt, train.txt, val.txt) or in
+PASCAL VOC's (see data/README.md, "Your own data").  It lists each problem
+it finds, one a line with its file: a missing image or label, a label of
+another size than its image, label values outside the classes (255 is void),
+colours not in palette.txt, an empty or missing split, an id in both
+splits, an unreadable file.  Exit status 0 when there is none, 2 otherwise.
+"""
+import sys
+
+from tqdm import tqdm
+
+from fcn import cli, dataset
+
+
+def main(argv=None):
+    ap = cli.parser(__doc__)
+    ap.add_argument('dataset', help='the dataset folder')
+    args = ap.parse_args(argv)
+    report = dataset.check(args.dataset, progress=lambda xs: tqdm(xs, desc='checking', unit='example',
+                                                                  disable=None, leave=False))
+    print(dataset.format_report(report))
+    if report.problems:
+        raise dataset.refuse(report)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(cli.run(main))

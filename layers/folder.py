@@ -1,0 +1,40 @@
+"""The data layer of a user's own dataset (fcn.dataset: the folder layout or PASCAL VOC's).
+
+    <dataset_dir>/images/<id>.jpg|.jpeg|.png   image          (VOC's layout: JPEGImages/<id>.jpg)
+    <dataset_dir>/labels/<id>.png              class indices  (VOC's layout: SegmentationClass/<id>.png)
+    <dataset_dir>/<split>.txt                  example ids    (VOC's layout: ImageSets/Segmentation/)
+    <dataset_dir>/classes.txt                  class names, one a line
+    <dataset_dir>/palette.txt                  optional: the colours of RGB label images
+
+    param_str: {'dataset_dir': ..., 'split': 'train', 'mean': (B, G, R)
+                [, 'randomize': True, 'seed': None, 'prefetch': True]}
+
+Two tops: data (1 x 3 x H x W, BGR minus mean) and label (1 x 1 x H x W, class
+indices 0..N-1 of classes.txt or 255 for void).  dataset_dir is relative to
+the data root (data/) unless absolute.  See layers.common.SegDataLayer for
+ordering, seeding, prefetch and resuming.
+"""
+from fcn import dataset
+
+from .common import SegDataLayer, caffe_input, check_same_size, get_dir, get_mean, label_blob, read_rgb
+
+
+class FolderSegDataLayer(SegDataLayer):
+    """Images and label maps of a dataset in the folder (or VOC's) layout, one pair per forward."""
+
+    REQUIRED = ('dataset_dir', 'split', 'mean')
+
+    def configure(self, params):
+        self.dataset = dataset.open_dataset(get_dir(params, 'dataset_dir', self.who))
+        self.mean = get_mean(params, 'mean', self.who)
+        return self.dataset.split_path(self.split), ('data', 'label')
+
+    def load(self, example_id):
+        image_path = self.dataset.image_path(example_id)
+        if image_path is None:
+            raise FileNotFoundError('%s: image not found: %s' % (self.who, self.dataset.expected_image(example_id)))
+        label_path = self.dataset.label_path(example_id)
+        data = caffe_input(read_rgb(image_path, 'image', self.who), self.mean)
+        label = self.dataset.read_label(label_path, self.who)
+        check_same_size(self.who, [(image_path, data), (label_path, label)])
+        return data, label_blob(label)

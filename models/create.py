@@ -1,0 +1,278 @@
+"""Make an FCN for your own dataset: models/NAME/ with its net.py, prototxts, solver, README and record.
+
+    python models/create.py my-net --dataset data/my-data                     # FCN-8s at-once from VGG16
+    python models/create.py my-net32 --dataset data/my-data --arch fcn32s     # the paper's staged way:
+    python models/create.py my-net16 --dataset data/my-data --arch fcn16s --init my-net32
+    python models/create.py my-net --dataset data/my-data --init voc-fcn8s    # fine-tune a published FCN
+    python models/create.py tiny --dataset data/shapes --arch fcn8s --init scratch --width-divisor 8
+
+The dataset (folder layout or PASCAL VOC's; see data/README.md) is checked
+first, as data/check.py does: a dataset with problems is refused, each
+problem listed, and nothing is written.  The net is one of the paper's
+architectures over the dataset's classes, with crop offsets from coord_map and
+the paper's solver for that architecture (models/voc-*/solver.prototxt; its
+test_iter is the val split's size).  --init says where training starts: an
+ILSVRC classifier transplanted (vgg16, caffenet, googlenet: the paper), a
+trained FCN, published or yours, whose layers are copied by name (the score
+layers are renamed when its class count differs, so they start at zero), or
+scratch (MSRA fillers, the dataset's own mean, Adam; with --width-divisor a
+slim twin that trains on a CPU).  Then train, score and use it like any net:
+
+    make train NET=my-net
+    python evaluate.py my-net
+    python infer.py photo.jpg --net my-net
+"""
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+from google.protobuf import text_format
+from tqdm import tqdm
+
+from backend import caffe
+from fcn import cli, dataset, paths
+from fcn.errors import FCNError
+from models import common as C, custom, records
+
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+CLASSIFIERS = ('vgg16', 'caffenet', 'googlenet')
+#: Architectures the paper trains from a coarser FCN rather than from the classifier.
+STAGED = {'fcn16s': 'fcn32s', 'fcn8s': 'fcn16s'}
+MEAN_DECIMALS = 4
+
+
+class CreateError(FCNError):
+    """A net that cannot be made as asked (the message says why and what to ask instead)."""
+
+
+def source_net(init, models_dir):
+    """The record of the FCN named by --init: a folder, a net in models_dir, or one under models/."""
+    if os.path.isdir(os.path.join(models_dir, init)):
+        return records.get(os.path.join(models_dir, init))
+    return records.get(init)
+
+
+def read_deploy(rec):
+    path = rec.deploy
+    if not os.path.isfile(path):
+        raise CreateError('%s has no deploy.prototxt to take weights from' % rec.folder)
+    with open(path) as f:
+        return text_format.Parse(f.read(), caffe.proto.caffe_pb2.NetParameter())
+
+
+def plan_from_net(rec, arch, n_classes, width_divisor):
+    """(mean, rename, scratch-like) for a net initialized from the trained FCN `rec`."""
+    if len(rec.inputs) != 1 or rec.inputs[0].kinds != ('color',):
+        raise CreateError('%s takes %s input; a created net takes colour images'
+                          % (rec.name, ' + '.join(m for i in rec.inputs for m in i.kinds)))
+    layers = {lp.name: lp for lp in read_deploy(rec).layer}
+    trunk = custom.TRUNK[arch]
+    first, width = custom.FIRST_CONV[trunk]
+    if first not in layers:
+        have = [t for t, (name, _) in custom.FIRST_CONV.items() if name in layers]
+        raise CreateError('%s is not a %s FCN (its trunk: %s); choose an --arch of its trunk'
+                          % (rec.name, trunk, have[0] if have else 'unknown'))
+    if layers[first].convolution_param.num_output != width // width_divisor:
+        raise CreateError('%s has %d channels in %s, this net %d: give the --width-divisor it was made with'
+                          % (rec.name, layers[first].convolution_param.num_output, first,
+                             width // width_divisor))
+    scores = [lp for lp in layers.values() if lp.type == 'Convolution' and lp.name.startswith('score_fr')]
+    if scores and scores[0].convolution_param.num_output == n_classes:
+        rename = scores[0].name[len('score_fr'):]
+    else:
+        rename = '_%dcls' % n_classes
+    mean = rec.inputs[0].modalities[0].mean
+    scratch_like = width_divisor != 1 or rec.init[0] == 'scratch'
+    return mean, rename, scratch_like
+
+
+def plan(args, report):
+    """The SPEC of the net, its record's init, and the solver template text."""
+    ds = report.dataset
+    arch, init, k = args.arch, args.init, args.width_divisor
+    trunk = custom.TRUNK[arch]
+    if init is None:
+        init = 'scratch' if k != 1 else trunk
+    spec = dict(arch=arch, dataset=dataset.param_path(ds.root), classes=ds.n_classes)
+    if init == 'scratch':
+        spec.update(mean=tuple(round(v, MEAN_DECIMALS) for v in report.mean), scratch=True, rename='')
+        record_init, scratch_like = {'from': 'scratch'}, True
+    elif init in CLASSIFIERS:
+        if init != trunk:
+            raise CreateError('--arch %s has the %s trunk; it cannot start from the %s classifier'
+                              % (arch, trunk, init))
+        if k != 1:
+            raise CreateError('--width-divisor %d makes layers the %s classifier has no weights for; '
+                              'use it with --init scratch' % (k, init))
+        if arch in STAGED:
+            raise CreateError('the paper trains %s from a trained %s, not from %s: create and train an '
+                              '--arch %s net first and give it as --init, or use --arch fcn8s-atonce to '
+                              'learn from %s in one go' % (arch, STAGED[arch], init, STAGED[arch], init))
+        spec.update(mean=records.ILSVRC_MEAN, rename='')
+        record_init, scratch_like = {'from': 'classifier', 'net': init}, False
+    else:
+        rec = source_net(init, args.models_dir)
+        mean, rename, scratch_like = plan_from_net(rec, arch, ds.n_classes, k)
+        spec.update(mean=tuple(mean), rename=rename, scratch=False)
+        record_init = {'from': 'net', 'net': rec.name}
+    spec['width_divisor'] = k
+    spec['normalize'] = scratch_like or trunk != 'vgg16'
+    if scratch_like:
+        solver = custom.SCRATCH_SOLVER
+    else:
+        with open(os.path.join(paths.MODELS, custom.PAPER_NET[arch], 'solver.prototxt')) as f:
+            solver = f.read()
+    solver = re.sub(r'(?m)^test_iter: \d+$', 'test_iter: %d' % len(report.ids['val']), solver)
+    if args.max_iter:
+        solver = re.sub(r'(?m)^max_iter: \d+$', 'max_iter: %d' % args.max_iter, solver)
+    return spec, record_init, solver
+
+
+def max_iter(solver):
+    return int(re.search(r'(?m)^max_iter: (\d+)$', solver).group(1))
+
+
+SPEC_KEYS = ('arch', 'dataset', 'classes', 'mean', 'scratch', 'width_divisor', 'rename', 'normalize')
+
+
+def net_py(title, command, spec):
+    """The text of models/NAME/net.py: the SPEC and a call into models.custom."""
+    lines = ['"""%s.' % title, '',
+             'Made by `%s`.' % command,
+             'Run this file to rewrite train/val/deploy.prototxt beside it',
+             '(see models/custom.py for what SPEC says).', '"""',
+             'from models import custom', '', 'SPEC = {']
+    lines += ['    %r: %r,' % (key, spec[key]) for key in SPEC_KEYS if key in spec]
+    lines += ['}', '', 'prototxts, make_net = custom.net_script(__name__, __file__, SPEC)', '']
+    return '\n'.join(lines)
+
+
+def record(name, title, spec, ds, report, record_init):
+    palette = dataset.param_path(ds.palette_path) if ds.palette_path else 'voc'
+    return {
+        'name': name, 'title': title, 'family': 'custom', 'aliases': [],
+        'inputs': [{'blob': 'data', 'modalities': [{'kind': 'color', 'mean': list(spec['mean'])}]}],
+        'outputs': [{'blob': 'score', 'label': 'label', 'classes': dataset.param_path(ds.classes_path),
+                     'palette': palette}],
+        'val_net': 'val.prototxt', 'val_ids': dataset.param_path(ds.split_path('val')),
+        'init': record_init, 'published': [], 'weights': None,
+    }
+
+
+def readme(name, title, command, spec, ds, report, record_init, solver, net_arg):
+    net_py_path = os.path.join(os.path.relpath(net_arg, paths.ROOT) if os.sep in net_arg else 'models/' + net_arg, 'net.py')
+    init = {'scratch': 'from scratch: MSRA fillers, the score layers at zero, the dataset\'s own mean',
+            'classifier': 'the ILSVRC %s classifier, transplanted (fully connected layers made '
+                          'convolutions), the ILSVRC mean' % record_init.get('net'),
+            'net': 'the trained FCN %s, copied layer by layer by name%s' % (
+                record_init.get('net'), '; the score layers are new (suffix %s) and start at zero'
+                % spec['rename'] if spec['rename'] else '')}[record_init['from']]
+    iters = max_iter(solver)
+    weights = 'out/%s/snapshots/train_iter_%d.caffemodel' % (name, iters)
+    counts = ', '.join('%d %s' % (len(report.ids[s]), s) for s in dataset.SPLITS)
+    slim = (' with every width but the score layers\' divided by %d' % spec['width_divisor']
+            if spec['width_divisor'] != 1 else '')
+    return '\n'.join([
+        '# %s — %s' % (name, title), '',
+        'Made by `%s` (models/create.py).' % command, '',
+        '- **Net**: %s%s, %d classes (`%s`); the release\'s layer names, crop offsets from coord_map.'
+        % (custom.TITLE[spec['arch']], slim, spec['classes'], dataset.param_path(ds.classes_path)),
+        '- **Data**: `%s` (%s layout): %s images; `layers.folder.FolderSegDataLayer`, mean (B, G, R) %s.'
+        % (spec['dataset'], 'PASCAL VOC' if ds.layout == 'voc' else 'folder', counts,
+           ', '.join('%.4f' % v for v in spec['mean'])),
+        '- **Initialization**: %s.' % init,
+        '- **Solver**: %s, %d iterations (`solver.prototxt`).'
+        % ('the paper\'s for %s (%s)' % (custom.TITLE[spec['arch']], custom.PAPER_NET[spec['arch']])
+           if 'Adam' not in solver else 'Adam from scratch (models/custom.py)', iters),
+        '', 'Train, score, use:', '',
+        '    make train NET=%s' % net_arg,
+        '    python evaluate.py %s --weights %s' % (net_arg, weights),
+        '    python infer.py photo.jpg --net %s --weights %s' % (net_arg, weights),
+        '    python export_onnx.py --net %s --weights %s' % (net_arg, weights), '',
+        'Run `python %s` to rewrite the prototxts from `net.py`.' % net_py_path, ''])
+
+
+def write_net(target, files, force):
+    """Write {file name: text} as the folder `target`, all or nothing; an existing one is replaced
+    only with `force`."""
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(target), dir=parent)
+    try:
+        for fname, text in files.items():
+            with open(os.path.join(tmp, fname), 'w') as f:
+                f.write(text)
+        old = None
+        if os.path.exists(target):
+            old = tempfile.mkdtemp(prefix='.%s.old.' % os.path.basename(target), dir=parent)
+            os.rename(target, os.path.join(old, 'net'))
+        os.rename(tmp, target)
+        if old:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def create(args, command):
+    """Check the dataset, then write the net folder; returns (folder, report, solver text)."""
+    target = os.path.join(args.models_dir, args.name)
+    if os.path.exists(target) and not args.force:
+        raise CreateError('%s exists; choose another NAME, or give --force to replace it' % target)
+    report = dataset.check(args.dataset, progress=lambda xs: tqdm(xs, desc='checking', unit='example',
+                                                                  disable=None, leave=False))
+    print(dataset.format_report(report))
+    if report.problems:
+        raise dataset.refuse(report)
+    spec, record_init, solver = plan(args, report)
+    ds = report.dataset
+    title = '%s on %s%s' % (custom.TITLE[args.arch], os.path.basename(ds.root),
+                            ', slim (1/%d)' % args.width_divisor if args.width_divisor != 1 else '')
+    try:
+        protos = {fname: C.prototxt_text(custom.fcn(spec, split)) for fname, split in custom.SPLITS}
+    except ValueError as e:
+        raise CreateError(str(e)) from None
+    in_models = os.path.abspath(args.models_dir) == os.path.abspath(paths.MODELS)
+    net_arg = args.name if in_models else target
+    files = dict(protos)
+    files['net.py'] = net_py(title, command, spec)
+    files['solver.prototxt'] = solver
+    files['record.json'] = json.dumps(record(args.name, title, spec, ds, report, record_init), indent=2) + '\n'
+    files['README.md'] = readme(args.name, title, command, spec, ds, report, record_init, solver, net_arg)
+    write_net(target, files, args.force)
+    return target, net_arg, solver
+
+
+def main(argv=None):
+    ap = cli.parser(__doc__)
+    ap.add_argument('name', help='the net\'s name: its folder models/NAME and out/NAME')
+    ap.add_argument('--dataset', required=True, help='the dataset folder (see data/README.md)')
+    ap.add_argument('--arch', choices=custom.ARCHS, default='fcn8s-atonce',
+                    help='the paper\'s architecture (default %(default)s)')
+    ap.add_argument('--init', help='where training starts: %s (an ILSVRC classifier, the default for its '
+                    'trunk), a trained FCN (voc-fcn8s, one of yours), or scratch' % ', '.join(CLASSIFIERS))
+    ap.add_argument('--width-divisor', type=int, default=1, metavar='K',
+                    help='divide every width but the score layers\' by K (a slim net; from scratch)')
+    ap.add_argument('--max-iter', type=int, help='training iterations (default: the solver\'s)')
+    ap.add_argument('--models-dir', default=paths.MODELS, help='where NAME/ goes (default models/)')
+    ap.add_argument('--force', action='store_true', help='replace an existing models/NAME')
+    args = ap.parse_args(argv)
+    if not NAME_RE.match(args.name):
+        ap.error('NAME %r: letters, digits, ".", "_" and "-" only, starting with a letter or digit' % args.name)
+    if args.width_divisor < 1 or (args.max_iter is not None and args.max_iter < 1):
+        ap.error('--width-divisor and --max-iter must be positive')
+    argv_list = sys.argv[1:] if argv is None else list(argv)
+    command = ' '.join(['python models/create.py'] + [a for a in argv_list if a not in ('--debug', '--force')])
+    target, net_arg, solver = create(args, command)
+    weights = 'out/%s/snapshots/train_iter_%d.caffemodel' % (args.name, max_iter(solver))
+    print('wrote %s (net.py, train/val/deploy.prototxt, solver.prototxt, record.json, README.md)' % target)
+    print('next:\n  make train NET=%s\n  python evaluate.py %s --weights %s\n'
+          '  python infer.py photo.jpg --net %s --weights %s' % (net_arg, net_arg, weights, net_arg, weights))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(cli.run(main))

@@ -1,0 +1,169 @@
+"""Nets for a user's own dataset (made by models/create.py): the paper's FCNs over layers.folder.
+
+A created net's net.py holds one SPEC dict and builds its prototxts here:
+
+    arch           fcn32s, fcn16s, fcn8s, fcn8s-atonce (VGG16), alexnet (CaffeNet), googlenet
+    dataset        the dataset folder, relative to the data root (data/) unless absolute
+    classes        number of classes (the score layers' num_output)
+    mean           (B, G, R) the data layer subtracts
+    scratch        True: MSRA fillers for every convolution but the score layers (zero), biases 0
+    width_divisor  every convolution but the score layers has its num_output divided by this (a
+                   slim twin, e.g. 8 for the CPU demo); 1 keeps the paper's widths
+    rename         suffix of the layers whose weights depend on the class count (score_fr,
+                   score_pool4/3, upscore*): when it differs from the net the weights come from,
+                   copy_from by name skips them and they start anew, as the release's FAQ says
+    normalize      the loss's normalize (False: summed over pixels, the VGG nets' heavy loss)
+
+Layer names, graph, crop offsets (coord_map) and the fixed upsampling layers
+(lr_mult 0, bilinear weights from surgery.interp at initialization) are the
+release's: with rename '' a created VGG16 FCN-8s is voc-fcn8s over other data.
+"""
+from models import common as C
+
+L = C.L
+P = C.P
+
+ARCHS = ('fcn32s', 'fcn16s', 'fcn8s', 'fcn8s-atonce', 'alexnet', 'googlenet')
+#: The trunk of each architecture, which is also the ILSVRC classifier it is transplanted from.
+TRUNK = {'fcn32s': 'vgg16', 'fcn16s': 'vgg16', 'fcn8s': 'vgg16', 'fcn8s-atonce': 'vgg16',
+         'alexnet': 'caffenet', 'googlenet': 'googlenet'}
+#: The paper's net of each architecture, whose solver.prototxt a created net copies.
+PAPER_NET = {'fcn32s': 'voc-fcn32s', 'fcn16s': 'voc-fcn16s', 'fcn8s': 'voc-fcn8s',
+             'fcn8s-atonce': 'voc-fcn8s-atonce', 'alexnet': 'voc-fcn-alexnet', 'googlenet': 'voc-fcn-googlenet'}
+TITLE = {'fcn32s': 'FCN-32s (VGG16)', 'fcn16s': 'FCN-16s (VGG16)', 'fcn8s': 'FCN-8s (VGG16)',
+         'fcn8s-atonce': 'FCN-8s at-once (VGG16)', 'alexnet': 'FCN-AlexNet', 'googlenet': 'FCN-GoogLeNet'}
+STRIDE = {'fcn32s': 32, 'fcn16s': 16, 'fcn8s': 8, 'fcn8s-atonce': 8, 'alexnet': 32, 'googlenet': 32}
+ATONCE_SCALES = {'pool4': 0.01, 'pool3': 0.0001}
+#: The first convolution of each trunk and its width in the ILSVRC classifier.
+FIRST_CONV = {'vgg16': ('conv1_1', 64), 'caffenet': ('conv1', 96), 'googlenet': ('conv1/7x7_s2', 64)}
+SPLITS = (('train.prototxt', 'train'), ('val.prototxt', 'val'), ('deploy.prototxt', 'deploy'))
+
+#: Training from scratch (no paper recipe exists for it): Adam on the normalized loss, one image
+#: an update, linear decay to 0; the schedule that takes the slim FCN-8s of `make demo` to a
+#: mean IU of 0.9 on the shapes task in 1,500 iterations on a CPU.
+SCRATCH_SOLVER = '''train_net: "train.prototxt"
+test_net: "val.prototxt"
+# one pass over the val split
+test_iter: 50
+# the test net is built, but segmentation scoring runs from solve.py, not the solver
+test_interval: 999999999
+test_initialization: false
+display: 100
+average_loss: 100
+# Adam on the normalized loss (averaged over the non-void pixels), one image per update,
+# from scratch: a rate well above the VOC nets', decayed linearly to 0 at max_iter
+type: "Adam"
+base_lr: 0.002
+momentum: 0.9
+momentum2: 0.999
+delta: 1e-8
+lr_policy: "poly"
+power: 1
+max_iter: 1500
+weight_decay: 0
+snapshot: 500
+snapshot_prefix: "snapshot/train"
+random_seed: 1337
+'''
+
+
+def _skip(n, up, pool, name, nout, rename, scale):
+    """Score pooling layer `name`, crop it to the upsampled scores `up` and sum the two."""
+    if scale is not None:
+        n['scale_' + name] = L.Scale(pool, filler=dict(type='constant', value=scale), param=C.FROZEN)
+        pool = n['scale_' + name]
+    n['score_%s%s' % (name, rename)] = C.score_conv(pool, nout)
+    n['score_%sc' % name] = C.crop(n['score_%s%s' % (name, rename)], up)
+    n['fuse_' + name] = L.Eltwise(up, n['score_%sc' % name], operation=P.Eltwise.SUM)
+    return n['fuse_' + name]
+
+
+def head(n, feat, nout, stride, rename='', scales=None, up_ks=None):
+    """The FCN-<stride>s scoring head over `feat`, cropped to n.data as n.score; the layers with
+    class-count-shaped weights carry the suffix `rename`."""
+    r, scales = rename, scales or {}
+    n['score_fr' + r] = C.score_conv(feat, nout)
+    if stride == 32:
+        n['upscore' + r] = C.upsample(n['score_fr' + r], nout, 32, ks=up_ks)
+        up = n['upscore' + r]
+    else:
+        n['upscore2' + r] = C.upsample(n['score_fr' + r], nout, 2)
+        fuse = _skip(n, n['upscore2' + r], n.pool4, 'pool4', nout, r, scales.get('pool4'))
+        if stride == 16:
+            n['upscore16' + r] = C.upsample(fuse, nout, 16)
+            up = n['upscore16' + r]
+        else:
+            n['upscore_pool4' + r] = C.upsample(fuse, nout, 2)
+            fuse = _skip(n, n['upscore_pool4' + r], n.pool3, 'pool3', nout, r, scales.get('pool3'))
+            n['upscore8' + r] = C.upsample(fuse, nout, 8)
+            up = n['upscore8' + r]
+    n.score = C.crop(up, n.data)
+    return n.score
+
+
+def body(spec):
+    """The fcn_net body of spec's architecture: trunk, fc6/fc7 (or GoogLeNet's dropout), head."""
+    arch, nout, rename = spec['arch'], spec['classes'], spec.get('rename', '')
+
+    def build(n, train):
+        if TRUNK[arch] == 'vgg16':
+            C.vgg16_trunk(n, n.data)
+            feat = C.fc_head(n, n.pool5, train=train)
+            head(n, feat, nout, STRIDE[arch], rename,
+                 scales=ATONCE_SCALES if arch == 'fcn8s-atonce' else None)
+        elif arch == 'alexnet':
+            C.caffenet_trunk(n, n.data, pad=100)
+            feat = C.fc_head(n, n.pool5, ks=6, train=train, param=None)
+            head(n, feat, nout, 32, rename, up_ks=63)   # 63: x32 upsampling aligned on whole pixels
+        else:
+            feat = C.googlenet_trunk(n, n.data, pad=100)
+            if train:
+                n['inception_5b/drop'] = C.dropout(feat, 0.4)
+                feat = n['inception_5b/drop']
+            head(n, feat, nout, 32, rename, up_ks=63)
+    return build
+
+
+def data_layer(spec):
+    """split -> (data, label) of layers.folder over spec's dataset, seeded as the paper's nets."""
+    def data(split):
+        return C.python_data('folder', 'FolderSegDataLayer', 2,
+                             dict(dataset_dir=spec['dataset'], split=split,
+                                  mean=tuple(spec['mean']), seed=C.SEED))
+    return data
+
+
+def is_score_layer(name):
+    return name.startswith('score')
+
+
+def adapt(proto, spec):
+    """Slim and/or scratch-initialize the NetParameter in place (see the module docstring)."""
+    k = spec.get('width_divisor', 1)
+    for lp in proto.layer:
+        if lp.type != 'Convolution' or is_score_layer(lp.name):
+            continue
+        cp = lp.convolution_param
+        if k != 1:
+            width = cp.num_output // k
+            group = cp.group if cp.HasField('group') else 1
+            if width < 1 or cp.num_output % k or width % group:
+                raise ValueError('width divisor %d does not divide layer %s (%d outputs, group %d)'
+                                 % (k, lp.name, cp.num_output, group))
+            cp.num_output = width
+        if spec.get('scratch'):
+            cp.weight_filler.type = 'msra'
+            cp.bias_filler.type = 'constant'
+            cp.bias_filler.value = 0
+    return proto
+
+
+def fcn(spec, split):
+    """The NetParameter of spec's train, val or deploy ('deploy') net."""
+    proto = C.fcn_net(split, data_layer(spec), body(spec), normalize=spec.get('normalize', False))
+    return adapt(proto, spec)
+
+
+def net_script(module_name, module_file, spec):
+    """prototxts() and make_net() of a created net.py (models.common.net_script over SPLITS)."""
+    return C.net_script(module_name, module_file, lambda split: fcn(spec, split), SPLITS)

@@ -1,0 +1,75 @@
+"""Tiny datasets in the layouts a user's own data comes in: the folder layout (index or colour
+labels) and PASCAL VOC's, written as real JPEG and PNG files."""
+import os
+
+import numpy as np
+from PIL import Image
+
+import vis
+
+CLASSES = ['background', 'disc', 'bar']
+PALETTE = [(0, 0, 0), (200, 40, 40), (40, 200, 40)]
+VOID_COLOUR = (255, 255, 255)
+
+
+def write_lines(path, lines):
+    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+    with open(str(path), 'w') as f:
+        f.write(''.join('%s\n' % line for line in lines))
+
+
+def example(rng, h, w):
+    """An image with a bright disc and a dark bar on noise, and its label map (void border ring)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    label = np.zeros((h, w), np.uint8)
+    cy, cx, r = rng.randint(h // 4, 3 * h // 4), rng.randint(w // 4, 3 * w // 4), max(2, min(h, w) // 5)
+    label[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 1
+    x0 = rng.randint(0, w - 3)
+    label[:, x0:x0 + 2][label[:, x0:x0 + 2] == 0] = 2
+    label[0, :] = 255
+    rgb = rng.randint(60, 120, size=(h, w, 3)).astype(np.uint8)
+    rgb[label == 1] = (230, 220, 40)
+    rgb[label == 2] = (10, 20, 30)
+    return rgb, label
+
+
+def make_dataset(root, layout='folder', labels='index', n_train=4, n_val=2, size=(40, 48), seed=0,
+                 ext='.jpg', classes=True):
+    """Write a dataset; returns {id: label map}.  labels: 'index' (palette PNG), 'gray' (L PNG) or
+    'rgb' (colour PNG through palette.txt, written with it, void white)."""
+    root = str(root)
+    rng = np.random.RandomState(seed)
+    images, label_dir, split_dir = {'folder': ('images', 'labels', ''),
+                                    'voc': ('JPEGImages', 'SegmentationClass',
+                                            os.path.join('ImageSets', 'Segmentation'))}[layout]
+    for sub in (images, label_dir):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    ids = {'train': ['tr%02d' % i for i in range(n_train)], 'val': ['va%02d' % i for i in range(n_val)]}
+    out = {}
+    for split, split_ids in ids.items():
+        for i in split_ids:
+            rgb, label = example(rng, *size)
+            Image.fromarray(rgb).save(os.path.join(root, images, i + ext), quality=95)
+            path = os.path.join(root, label_dir, i + '.png')
+            if labels == 'index':
+                vis.save_label_png(path, label)
+            elif labels == 'gray':
+                Image.fromarray(label, 'L').save(path)
+            else:
+                colours = np.array(PALETTE + [VOID_COLOUR] * (256 - len(PALETTE)), np.uint8)
+                Image.fromarray(colours[label], 'RGB').save(path)
+            out[i] = label
+        write_lines(os.path.join(root, split_dir, split + '.txt'), split_ids)
+    if classes:
+        write_lines(os.path.join(root, 'classes.txt'), CLASSES)
+    if labels == 'rgb':
+        write_lines(os.path.join(root, 'palette.txt'), ['%d %d %d' % c for c in PALETTE + [VOID_COLOUR]])
+    return out
+
+
+def tree(folder):
+    """Every path under folder (relative), or None when it does not exist."""
+    folder = str(folder)
+    if not os.path.exists(folder):
+        return None
+    return sorted(os.path.relpath(os.path.join(d, f), folder) for d, ds, fs in os.walk(folder) for f in fs + ds)

@@ -1,0 +1,140 @@
+"""fcn.dataset and data/check.py: a user's dataset is read in either layout, summed up, and every
+problem in it is named with its file before any training."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fcn import dataset, paths
+from owndata_helpers import CLASSES, PALETTE, make_dataset, write_lines
+
+CHECK = os.path.join(paths.ROOT, 'data', 'check.py')
+
+
+def problems(root):
+    return [(os.path.relpath(p, str(root)), what) for p, what in dataset.check(str(root)).problems]
+
+
+@pytest.mark.parametrize('layout,labels', [('folder', 'index'), ('folder', 'gray'), ('folder', 'rgb'),
+                                           ('voc', 'index')])
+def test_a_good_dataset_is_summed_up(tmp_path, layout, labels):
+    root = tmp_path / 'data'
+    written = make_dataset(root, layout, labels)
+    report = dataset.check(str(root))
+    assert report.problems == []
+    ds = report.dataset
+    assert ds.layout == layout and ds.class_names == CLASSES
+    assert report.ids == {'train': ['tr00', 'tr01', 'tr02', 'tr03'], 'val': ['va00', 'va01']}
+    assert dict(report.sizes) == {(40, 48): 6}
+    for split, ids in report.ids.items():
+        want = sum(np.bincount(written[i].ravel(), minlength=256) for i in ids)
+        assert report.hist[split].tolist() == want[:3].tolist() + [want[255]]
+    images = 'images' if layout == 'folder' else 'JPEGImages'
+    rgb = np.concatenate([np.asarray(Image.open(str(root / images / (i + '.jpg'))).convert('RGB'))
+                          .reshape(-1, 3) for i in report.ids['train']]).astype(np.float64)
+    np.testing.assert_allclose(report.mean, rgb.mean(axis=0)[::-1], rtol=1e-12)
+    for i, label in written.items():
+        assert np.array_equal(ds.read_label(ds.label_path(i)), label)
+
+
+def test_voc_layout_without_classes_has_voc_classes(tmp_path):
+    root = tmp_path / 'VOC'
+    make_dataset(root, 'voc', classes=False)
+    report = dataset.check(str(root))
+    assert report.problems == []
+    assert report.dataset.class_names[:2] == ['background', 'aeroplane'] and report.dataset.n_classes == 21
+
+
+def test_png_images_are_found(tmp_path):
+    make_dataset(tmp_path / 'd', ext='.png')
+    assert problems(tmp_path / 'd') == []
+
+
+def test_every_problem_is_listed_with_its_file(tmp_path):
+    root = tmp_path / 'bad'
+    make_dataset(root, n_train=6, n_val=3)
+    os.remove(str(root / 'labels' / 'tr00.png'))                                   # a missing label
+    os.remove(str(root / 'images' / 'tr01.jpg'))                                   # a missing image
+    Image.fromarray(np.zeros((20, 48), np.uint8), 'L').save(str(root / 'labels' / 'tr02.png'))  # other size
+    bad = np.zeros((40, 48), np.uint8)
+    bad[3, 4], bad[5, 6] = 3, 17
+    Image.fromarray(bad, 'L').save(str(root / 'labels' / 'tr03.png'))             # values outside 0..2, 255
+    (root / 'images' / 'tr04.jpg').write_bytes(b'not a jpeg')                     # unreadable
+    write_lines(root / 'val.txt', ['va00', 'va01', 'tr05'])                        # an id in both splits
+    found = problems(root)
+    assert len(found) == 6, found
+    by_file = dict(found)
+    assert 'missing label' in by_file['labels/tr00.png']
+    assert 'missing image' in by_file['images/tr01.jpg|.jpeg|.png']
+    assert '20x48' in by_file['labels/tr02.png'] and '40x48' in by_file['labels/tr02.png']
+    assert '[3, 17]' in by_file['labels/tr03.png'] and '0..2' in by_file['labels/tr03.png']
+    assert 'unreadable' in by_file['images/tr04.jpg']
+    assert 'tr05' in by_file['val.txt'] and 'both' in by_file['val.txt']
+
+
+def test_empty_and_missing_splits_and_classes(tmp_path):
+    root = tmp_path / 'd'
+    make_dataset(root, classes=False)
+    write_lines(root / 'train.txt', [])
+    os.remove(str(root / 'val.txt'))
+    found = dict(problems(root))
+    assert 'empty' in found['train.txt']
+    assert 'missing' in found['val.txt']
+    assert 'missing' in found['classes.txt']
+
+
+def test_colour_labels_without_a_palette_get_one_message(tmp_path):
+    root = tmp_path / 'd'
+    make_dataset(root, labels='rgb')
+    os.remove(str(root / 'palette.txt'))
+    found = problems(root)
+    assert len(found) == 1
+    path, what = found[0]
+    assert path == 'palette.txt' and '6 label image(s) are colour (RGB)' in what and 'labels/tr00.png' in what
+
+
+def test_colours_outside_the_palette_are_named(tmp_path):
+    root = tmp_path / 'd'
+    make_dataset(root, labels='rgb')
+    rgb = np.zeros((40, 48, 3), np.uint8)
+    rgb[0, 0] = (1, 2, 3)
+    Image.fromarray(rgb, 'RGB').save(str(root / 'labels' / 'va01.png'))
+    assert problems(root) == [('labels/va01.png', 'label %s has 1 pixel(s) of colours that are not in %s: (1 2 3)'
+                               % (root / 'labels' / 'va01.png', root / 'palette.txt'))]
+
+
+def test_a_bad_palette_is_named_with_its_line(tmp_path):
+    root = tmp_path / 'd'
+    make_dataset(root, labels='rgb')
+    write_lines(root / 'palette.txt', ['0 0 0', '200 40', '40 200 40'])
+    found = dict(problems(root))
+    assert found['palette.txt'] == 'line 2: a palette line is three integers "R G B" in 0..255, not \'200 40\''
+    write_lines(root / 'palette.txt', ['%d %d %d' % c for c in PALETTE[:2]])
+    assert 'has 2 colours for 3 classes' in dict(problems(root))['palette.txt']
+
+
+def test_not_a_dataset(tmp_path):
+    with pytest.raises(dataset.DatasetError, match='neither images/'):
+        dataset.check(str(tmp_path))
+    with pytest.raises(dataset.DatasetError, match='no such folder'):
+        dataset.open_dataset(str(tmp_path / 'nope'))
+
+
+def test_check_cli(tmp_path):
+    good, bad = tmp_path / 'good', tmp_path / 'bad'
+    make_dataset(good)
+    make_dataset(bad)
+    os.remove(str(bad / 'labels' / 'tr00.png'))
+    os.remove(str(bad / 'labels' / 'va01.png'))
+    run = subprocess.run([sys.executable, CHECK, str(good)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert 'examples: train 4, val 2' in run.stdout and 'no problems found' in run.stdout
+    assert all(name in run.stdout for name in CLASSES)
+    run = subprocess.run([sys.executable, CHECK, str(bad)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert '2 problem(s)' in run.stdout
+    assert str(bad / 'labels' / 'tr00.png') in run.stdout and str(bad / 'labels' / 'va01.png') in run.stdout
+    assert run.stderr.strip().splitlines()[-1].startswith('check.py: error: %s: 2 problem(s)' % bad)
