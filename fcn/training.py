@@ -483,4 +483,4 @@ def train_chain(name, log=print, **kwargs):
     for source in [] if kwargs.get('weights') else sources(rec):
         if final_weights(source) is None and not os.path.exists(paths.weights_path(source)):
             train_chain(source, log=log, **{k: v for k, v in kwargs.items() if k not in ('weights', 'out')})
-    return train(rec.folder if not rec.has_record else rec.name, log=log, **kwargs)
+    return train(rec.folder, log=log, **kwargs)
