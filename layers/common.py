@@ -192,9 +192,9 @@ def _open(path, what, who, max_pixels):
 
 
 def image_size(path, what, who):
-    """(height, width) of an image file, from its header (nothing is decoded; any size is accepted)."""
+    """(height, width, PIL mode) of an image file, from its header (nothing is decoded; any size is accepted)."""
     with _open(path, what, who, max_pixels=float('inf')) as im:
-        return im.height, im.width
+        return im.height, im.width, im.mode
 
 
 def _decode(path, what, who, to_array, upright=False, max_pixels=None):
@@ -213,6 +213,10 @@ def _decode(path, what, who, to_array, upright=False, max_pixels=None):
 
 def _is_wide_gray(mode):
     return mode in ('I', 'F') or mode.startswith('I;16')
+
+
+#: rint(v / 257) for every 16-bit value v: the 16-bit case of read_rgb by lookup.
+_WIDE_TO_8BIT = np.rint(np.arange(65536) / 257.0).astype(np.uint8)
 
 
 def read_rgb(path, what, who, upright=False, max_pixels=None):
@@ -236,6 +240,8 @@ def read_rgb(path, what, who, upright=False, max_pixels=None):
     def to_array(im):
         if im.mode == 'RGB':
             return np.asarray(im)
+        if im.mode.startswith('I;16'):
+            return np.repeat(_WIDE_TO_8BIT[np.asarray(im)][:, :, np.newaxis], 3, axis=2)
         if _is_wide_gray(im.mode):
             g = np.nan_to_num(np.asarray(im, dtype=np.float64))
             g = np.rint(np.clip(g, 0, 65535) / 257.0).astype(np.uint8)
