@@ -23,10 +23,12 @@ fixed cost (Python, the engine's libraries):
             + PASS_BYTES x channels per pass pixel + (8 + outputs) bytes per image pixel
 
 * weights: the net's parameters, resident;
-* pass constant: measured once per net when it is loaded, as the peak RSS a
-  forward at the net's smallest input adds beyond its blobs (weight copies
-  and reorders the engine makes per pass, thread pools); Linux only (VmHWM),
-  elsewhere one more copy of the weights is assumed;
+* pass constant: measured once per net when it is loaded (before its
+  weights), as the peak memory a forward at the net's smallest input adds
+  beyond its blobs (weight copies and reorders the engine makes per pass,
+  thread pools): on Linux from the process's peak RSS (VmHWM, reset through
+  /proc/self/clear_refs), on a CUDA device from torch's allocator
+  statistics, elsewhere one more copy of the weights is assumed;
 * blob bytes: every blob of the pass, shapes propagated by reshape (which
   allocates nothing), times 1.25 for the transients of a layer (measured at
   1.03-1.22 on the FCN nets);
@@ -113,11 +115,19 @@ def gib(n):
     return '%.3g GiB' % (n / 2 ** 30)
 
 
+def _cuda_device():
+    """The CUDA device torchcaffe computes on, or None (CPU, or the pycaffe backend)."""
+    if caffe.__name__ == 'torchcaffe' and caffe.mode.device().type == 'cuda':
+        return caffe.mode.device()
+    return None
+
+
 def default_budget():
     """Half the memory available now (MemAvailable), or 80% of the free memory of the CUDA device in use."""
-    if caffe.__name__ == 'torchcaffe' and caffe.mode.device().type == 'cuda':
+    cuda = _cuda_device()
+    if cuda is not None:
         import torch
-        return int(0.8 * torch.cuda.mem_get_info(caffe.mode.device())[0])
+        return int(0.8 * torch.cuda.mem_get_info(cuda)[0])
     try:
         with open('/proc/meminfo') as f:
             info = dict(line.split(':', 1) for line in f)
@@ -340,11 +350,23 @@ class Segmenter:
                                   % (self.record.name, SMALLEST_SIDES[-1]))
 
     def _calibrate(self):
-        """Peak bytes a forward at the smallest size adds beyond its blobs (see the module docstring)."""
+        """Peak bytes a forward at the smallest size adds beyond its blobs (see the module docstring): on
+        a CUDA device (torchcaffe) from torch's allocator statistics, else from the process's peak RSS."""
         h, w = self.smallest
         blobs = self.blob_bytes(h, w)
         for inp in self.record.inputs:
             self.net.blobs[inp.blob].data[...] = 0
+        cuda = _cuda_device()
+        if cuda is not None:
+            import torch
+            torch.cuda.synchronize(cuda)
+            torch.cuda.reset_peak_memory_stats(cuda)
+            start = torch.cuda.memory_allocated(cuda)
+            self.net.forward()
+            torch.cuda.synchronize(cuda)
+            peak = torch.cuda.max_memory_allocated(cuda)
+            self.release()
+            return max(0, peak - start - blobs)
         start = _rss() if _reset_peak() else None
         self.net.forward()
         end = _rss()
