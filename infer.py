@@ -37,9 +37,12 @@ from tqdm import tqdm
 
 from backend import caffe
 from fcn import cli, inference, weights
-from fcn.inference import load_rgb, segment  # noqa: F401  (demo.py and benchmarks call infer.load_rgb/segment)
 from layers.common import DataError
 from models import records
+
+
+#: demo.py and benchmarks/measure.py call infer.load_rgb and infer.segment.
+load_rgb, segment = inference.load_rgb, inference.segment
 
 
 def memory_size(text):

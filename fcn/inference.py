@@ -20,7 +20,7 @@ Memory: the budget bounds everything one image costs beyond the process's
 fixed cost (Python, the engine's libraries):
 
     weights + pass constant + 1.25 x blob bytes at the pass size
-            + PASS_BYTES x channels per pass pixel + (8 + outputs) bytes per image pixel
+            + per pass pixel bytes x pass pixels + per image pixel bytes x image pixels
 
 * weights: the net's parameters, resident;
 * pass constant: measured once per net when it is loaded (before its
@@ -33,9 +33,11 @@ fixed cost (Python, the engine's libraries):
   allocates nothing), times 1.25 for the transients of a layer (measured at
   1.03-1.22 on the FCN nets);
 * per pass pixel: the resized inputs in uint8 and float32 and the argmax;
-* per image pixel: the decoded photo (uint8, kept), PIL's decode buffer, one
-  uint8 label map per output and the overlay (PIL RGB, 4 bytes a pixel)
-  that is blended into it strip by strip.
+* per image pixel: the largest of what the phases at the image's own size
+  hold (Segmenter.pixel_bytes): decoding a file (7 bytes for RGB, more for
+  other modes), or the decoded photo (uint8, kept) with one uint8 label
+  map per output and the overlay (PIL RGB, 4 bytes a pixel) that is blended
+  into it strip by strip.
 
 An image whose pass would not fit is segmented at the largest size of the
 same aspect that fits (resized with PIL in uint8) and its label maps scaled
@@ -494,21 +496,22 @@ def write_outputs(result, out_dir, base, record, palettes=None):
         palette = palettes[k] if palettes else out.palette_colors()
         names = out.class_names() if out.classes else []
         stem = os.path.join(out_dir, base + out.suffix)
-        _atomic(stem + '.png', lambda p: vis.save_label_png(p, label, palette, format='PNG'))
+        _atomic(stem + '.png', vis.save_label_png, label, palette, format='PNG')
         present = [c for c in vis.classes_present(label) if c != common.VOID]
         entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c]) for c in present]
         im = vis.overlay_image(result.rgb, label, palette=palette)
         vis.draw_legend(im, entries)
-        _atomic(stem + '_overlay.jpg', lambda p: im.save(p, format='JPEG', quality=92))
+        _atomic(stem + '_overlay.jpg', im.save, format='JPEG', quality=92)
         del im
         written += [stem + '.png', stem + '_overlay.jpg']
     return written
 
 
-def _atomic(path, save):
+def _atomic(path, save, *args, **kwargs):
+    """save(path + '.part', *args, **kwargs), then the rename that makes it path: never a half-written file."""
     part = path + '.part'
     try:
-        save(part)
+        save(part, *args, **kwargs)
         os.replace(part, path)
     finally:
         if os.path.exists(part):
