@@ -101,7 +101,8 @@ def main(argv=None):
             result = seg.segment(plan[f])
         except (inference.InputError, DataError, FileNotFoundError) as e:
             why = cli.summary(e)
-            tqdm.write('skipped %s' % (why if f in why else '%s: %s' % (f, why)), file=sys.stderr)
+            why = why[len(inference.WHO) + 2:] if why.startswith(inference.WHO + ': ') else why
+            tqdm.write('skipped: %s' % (why if f in why else '%s: %s' % (f, why)), file=sys.stderr)
             failed += 1
             continue
         if result.scaled:
