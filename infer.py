@@ -4,7 +4,7 @@ overlay with a legend of the classes present.
     python infer.py image.jpg                      # voc-fcn8s with weights/voc-fcn8s.caffemodel
     python infer.py photos/ more.png --net voc-fcn32s --weights my.caffemodel --out results/
     python infer.py rgb.png --net nyud-fcn32s-color-hha --hha hha.png
-    python infer.py nyud/data/images/ --net nyud-fcn32s-color-d     # depth from nyud/data/depth/
+    python infer.py data/nyud/data/images/ --net nyud-fcn32s-color-d   # depth from data/nyud/data/depth/
 
 Every net reads its inputs as its record says (models/<net>/record.json): the
 modalities of each input blob with the net's own means.  The positional
@@ -54,7 +54,8 @@ def memory_size(text):
 
 
 def main(argv=None):
-    ap = cli.parser(__doc__, usage='%(prog)s [options] IMAGE [IMAGE ...]')
+    ap = cli.parser(__doc__, usage='%(prog)s [options] IMAGE [IMAGE ...]',
+                    epilog=__doc__.strip().split('\n\n', 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('images', nargs='+', metavar='IMAGE', help='image files or folders of images')
     ap.add_argument('--net', default='voc-fcn8s', help='a net under models/ (name or alias), or a folder with '
                     'deploy.prototxt')

@@ -2,7 +2,6 @@
 runner that measures a command's peak RSS in a fresh process."""
 import json
 import os
-import resource
 import subprocess
 import sys
 
@@ -56,7 +55,3 @@ def subprocess_env():
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
     return env
-
-
-def self_rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
