@@ -1,8 +1,10 @@
 """Segmenting images with a net's deploy prototxt, as its record says, within a memory budget.
 
-    seg = Segmenter(records.get('voc-fcn8s'), weights.locate('voc-fcn8s'), budget=2 << 30)
-    result = seg.segment(inputs_of('photo.jpg', seg.record))     # Result: labels, one per output
-    write_outputs(result, 'out/', 'photo', seg.record)
+    rec = records.get('voc-fcn8s')
+    seg = Segmenter(rec, weights.locate(rec.name), budget=2 << 30)   # seg.warnings: from the weights check
+    plan = inputs_of(['photo.jpg'], rec)                             # {image: {kind: file}}
+    result = seg.segment(plan['photo.jpg'])                          # Result: labels, one per output
+    write_outputs(result, 'out/', 'photo', rec)
 
 Inputs, from the record (models/records.py): every deploy input blob gets its
 modalities stacked along the channels, each read and normalized by
