@@ -181,22 +181,46 @@ def draw_legend(im, entries):
     """Draw a legend box into the top-left corner of a PIL RGB image, in place.
 
     entries: (name, (r, g, b)) pairs, one a line with a colour swatch.  The
-    text scales with the image (about 1/40 of its short side, 10 px at least).
+    text scales with the image (about 1/40 of its short side, 10 px at least);
+    entries that do not fit in one column go on in more, and the text shrinks
+    (to 6 px) until every entry fits; on an image too small even for that,
+    the last line says how many were left out.
     """
     if not entries:
         return im
+    draw = ImageDraw.Draw(im)
     size = max(10, min(im.size) // 40)
+    while True:
+        font, pad, line, rows, widths = _legend_layout(draw, im, entries, size)
+        if sum(widths) <= im.size[0] or size <= 6:
+            break
+        size -= 1
+    shown = list(entries)
+    while sum(widths) > im.size[0] and len(shown) > 1:      # still too wide: drop entries, then say so
+        shown = shown[:-1]
+        left = len(entries) - len(shown)
+        labelled = shown + [('+%d more' % left, None)]
+        font, pad, line, rows, widths = _legend_layout(draw, im, labelled, size)
+    if len(shown) < len(entries):
+        shown = labelled
+    draw.rectangle((0, 0, sum(widths), pad + line * min(rows, len(shown)) + pad), fill=(255, 255, 255))
+    for k, (name, colour) in enumerate(shown):
+        x, y = sum(widths[:k // rows]), pad + (k % rows) * line
+        if colour is not None:
+            draw.rectangle((x + pad, y, x + pad + size, y + size), fill=tuple(int(c) for c in colour),
+                           outline=(0, 0, 0))
+        draw.text((x + 3 * pad + size, y), name, fill=(0, 0, 0), font=font)
+    return im
+
+
+def _legend_layout(draw, im, entries, size):
+    """(font, padding, line height, rows per column, column widths) of a legend at text size `size`."""
     try:
         font = ImageFont.load_default(size=size)
     except (TypeError, OSError, ImportError):  # a Pillow without FreeType: the fixed bitmap font
         font = ImageFont.load_default()
-    draw = ImageDraw.Draw(im)
     pad, line = max(2, size // 4), size + max(2, size // 4)
-    width = max(draw.textlength(name, font=font) for name, _ in entries)
-    box = (0, 0, int(3 * pad + size + width + pad), int(2 * pad + line * len(entries)))
-    draw.rectangle(box, fill=(255, 255, 255))
-    for k, (name, colour) in enumerate(entries):
-        y = pad + k * line
-        draw.rectangle((pad, y, pad + size, y + size), fill=tuple(int(c) for c in colour), outline=(0, 0, 0))
-        draw.text((2 * pad + size + pad, y), name, fill=(0, 0, 0), font=font)
-    return im
+    rows = max(1, (im.size[1] - 2 * pad) // line)
+    widths = [int(3 * pad + size + max(draw.textlength(name, font=font) for name, _ in entries[c:c + rows]) + pad)
+              for c in range(0, len(entries), rows)]
+    return font, pad, line, rows, widths

@@ -492,7 +492,9 @@ def _resize(array, h, w, resample):
 
 def write_outputs(result, out_dir, base, record, palettes=None):
     """Write <base><suffix>.png (palette label map) and <base><suffix>_overlay.jpg (with a legend of the
-    classes present) for every output; each file appears whole or not at all. Returns the paths."""
+    classes present) for every output; each file appears whole or not at all. Returns the paths.
+
+    The overlay tints every class but void; class 0 too, unless the classes file calls it background."""
     written = []
     for k, (out, label) in enumerate(zip(record.outputs, result.labels)):
         palette = palettes[k] if palettes else out.palette_colors()
@@ -501,7 +503,8 @@ def write_outputs(result, out_dir, base, record, palettes=None):
         _atomic(stem + '.png', vis.save_label_png, label, palette, format='PNG')
         present = [c for c in vis.classes_present(label) if c != common.VOID]
         entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c]) for c in present]
-        im = vis.overlay_image(result.rgb, label, palette=palette)
+        ignore = (0, common.VOID) if names[:1] == ['background'] else (common.VOID,)
+        im = vis.overlay_image(result.rgb, label, ignore=ignore, palette=palette)
         vis.draw_legend(im, entries)
         _atomic(stem + '_overlay.jpg', im.save, format='JPEG', quality=92)
         del im

@@ -383,3 +383,29 @@ def test_a_subprocess_run_on_a_bad_image_exits_nonzero_with_one_line_per_image(t
                        env=subprocess_env())
     assert p.returncode == 1 and 'Traceback' not in p.stderr
     assert [line for line in p.stderr.splitlines() if 'bad.jpg' in line][0].startswith('skipped')
+
+
+def test_a_long_legend_goes_on_in_columns_and_says_what_it_left_out():
+    palette = vis.voc_palette()
+    entries = [('class %d' % k, palette[k]) for k in range(1, 34)]
+    im = Image.new('RGB', (400, 120), (20, 20, 20))
+    vis.draw_legend(im, entries)
+    drawn = {tuple(c) for c in np.asarray(im).reshape(-1, 3)}
+    assert all(tuple(palette[k]) in drawn for k in range(1, 34))           # every swatch, in columns
+    small = Image.new('RGB', (60, 40), (20, 20, 20))
+    vis.draw_legend(small, entries)
+    drawn = {tuple(c) for c in np.asarray(small).reshape(-1, 3)}
+    assert tuple(palette[1]) in drawn and tuple(palette[33]) not in drawn   # the first ones, then "+N more"
+
+
+def test_class_zero_is_tinted_unless_it_is_background(tmp_path):
+    label = np.zeros((200, 200), np.uint8)
+    rgb = np.full((200, 200, 3), 100, np.uint8)
+    result = inference.Result('x.png', rgb, [label, label], (200, 200), 0)
+    inference.write_outputs(result, str(tmp_path), 'x', records.get('siftflow-fcn8s'))
+    sky = np.asarray(Image.open(tmp_path / 'x_geometric_overlay.jpg')).astype(int)
+    assert abs(sky[-1, -1] - 50).max() <= 3                                # class 0 (awning/sky) tinted black
+    inference.write_outputs(inference.Result('x.png', rgb, [label], (200, 200), 0), str(tmp_path), 'v',
+                            records.get('voc-fcn8s'))
+    background = np.asarray(Image.open(tmp_path / 'v_overlay.jpg')).astype(int)
+    assert abs(background[-1, -1] - 100).max() <= 3                        # VOC background left as is
