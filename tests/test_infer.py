@@ -351,6 +351,7 @@ def test_gpu_without_such_a_device_is_one_line(tiny_net, tmp_path):
     folder, weights = tiny_net
     rc, lines = cli_run([REAL_JPEG, '--net', folder, '--weights', weights, '--out', tmp_path / 'out', '--gpu', '99'])
     assert_one_clear_line(rc, lines, '--gpu 99')
+    caffe.set_device(0)
     caffe.set_mode_cpu()
 
 
