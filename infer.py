@@ -1,202 +1,122 @@
-"""Segment images with a trained FCN: a palette label PNG of each image's size,
-plus an overlay to look at.
+"""Segment images with a trained FCN: a palette label PNG of each image's size per output, plus an
+overlay with a legend of the classes present.
 
     python infer.py image.jpg                      # voc-fcn8s with weights/voc-fcn8s.caffemodel
     python infer.py photos/ more.png --net voc-fcn32s --weights my.caffemodel --out results/
+    python infer.py rgb.png --net nyud-fcn32s-color-hha --hha hha.png
+    python infer.py data/nyud/data/images/ --net nyud-fcn32s-color-d   # depth from data/nyud/data/depth/
 
-Memory stays bounded: before each image the net is reshaped (which allocates
-nothing) to count the bytes its forward pass will hold.  An image whose pass
-would not fit in --max-memory (default: 80% of the memory available now, or
-of the free GPU memory) is segmented at the largest size of the same aspect
-that fits, its label map scaled back (nearest) to the image's size, with a
-notice; one so large that not even a small version fits is skipped with a
-message.
+Every net reads its inputs as its record says (models/<net>/record.json): the
+modalities of each input blob with the net's own means.  The positional
+images are colour photos; NYUDv2 nets that also take depth (16-bit PNG in
+millimetres, or a .mat with 'depth' in metres) or HHA get them from --depth
+FILE / --hha FILE for one image, or from the dataset layout for any number:
+.../images/NAME goes with .../depth/NAME (or NAME's stem + .mat) and
+.../hha/NAME.
+
+Outputs go to --out as <name><suffix>.png and <name><suffix>_overlay.jpg, one
+pair per output of the net (SIFT Flow: <name>.png semantic and
+<name>_geometric.png).  <name> is the image's file name without extension;
+images whose outputs would collide (x.jpg and x.png) keep the extension
+(x.jpg.png, x.png.png), and a note says so.
+
+Memory: --max-memory (default: half the memory available now, or 80% of the
+free GPU memory) bounds what segmenting one image allocates beyond the
+process's fixed cost: weights, the blobs of the pass, the image, its label
+maps and overlay (see fcn/inference.py).  An image whose pass would not fit
+is segmented at the largest size of the same aspect that fits, its label
+maps scaled back (nearest) to its size, with a notice; one whose own pixels
+do not fit is skipped with a message.  Unreadable images are skipped too;
+the exit status is then 1.
 """
 import argparse
-import math
 import os
 import sys
 
-import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from backend import caffe
-import solve
-import vis
-
-ROOT = os.path.dirname(os.path.abspath(__file__))
-# The ILSVRC mean in BGR order, subtracted from every input as in the FCN release.
-MEAN_BGR = np.array((104.00698793, 116.66876762, 122.67891434), dtype=np.float32)
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.ppm', '.webp')
+from fcn import cli, inference, weights
+from layers.common import DataError
+from models import records
 
 
-class InputError(Exception):
-    """An input image that cannot be segmented, with the reason."""
+#: demo.py and benchmarks/measure.py call infer.load_rgb and infer.segment.
+load_rgb, segment = inference.load_rgb, inference.segment
 
 
-def load_rgb(path):
-    """An image file as an RGB uint8 array, upright per its EXIF orientation."""
+def memory_size(text):
+    """argparse type of --max-memory: bytes, or a parser error saying what a size looks like."""
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
-                arr = np.asarray(im, dtype=np.float64)
-                peak = arr.max() or 1.0
-                im = Image.fromarray((arr * (255.0 / peak)).astype(np.uint8))
-            if im.mode in ('RGBA', 'LA', 'PA') or (im.mode == 'P' and 'transparency' in im.info):
-                im = im.convert('RGBA')
-                background = Image.new('RGBA', im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, im)
-            return np.asarray(im.convert('RGB'))
-    except FileNotFoundError:
-        raise InputError('no such file') from None
-    except UnidentifiedImageError:
-        raise InputError('not an image PIL can read') from None
-    except Image.DecompressionBombError as e:
-        raise InputError('too many pixels to decode safely (%s)' % e) from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError('unreadable or truncated image (%s)' % e) from None
-
-
-def preprocess(rgb):
-    """RGB HxWx3 uint8 -> 1x3xHxW float32 BGR minus the mean, as the nets were trained."""
-    bgr = rgb[:, :, ::-1].astype(np.float32) - MEAN_BGR
-    return bgr.transpose(2, 0, 1)[None]
-
-
-def available_memory():
-    """Bytes a forward pass may use by default: 80% of what the device has free now."""
-    if caffe.__name__ == 'torchcaffe' and caffe.mode.device().type == 'cuda':
-        import torch
-        return int(0.8 * torch.cuda.mem_get_info(caffe.mode.device())[0])
-    try:
-        with open('/proc/meminfo') as f:
-            info = dict(line.split(':', 1) for line in f)
-        return int(0.8 * int(info['MemAvailable'].split()[0]) * 1024)
-    except (OSError, KeyError, ValueError):
-        return 8 << 30
-
-
-def memory_needed(net, height, width):
-    """Bytes of every blob and weight of a forward pass at height x width (reshaping allocates nothing)."""
-    data = net.blobs[net.inputs[0]]
-    try:
-        data.reshape(1, data.shape[1], height, width)
-        net.reshape()
-    except getattr(caffe, 'CaffeError', RuntimeError):
-        return math.inf          # a single blob over the engine's own limit
-    blobs = sum(b.count for b in net.blobs.values())
-    weights = sum(p.count for params in net.params.values() for p in params)
-    return 4 * (blobs + weights)
-
-
-def fitting_size(net, height, width, budget):
-    """(h, w, bytes): the image's size if its pass fits in budget, else the largest fitting size of the
-    same aspect; h is None when not even a 32-pixel side fits."""
-    scale = 1.0
-    while True:
-        h, w = max(1, round(height * scale)), max(1, round(width * scale))
-        need = memory_needed(net, h, w)
-        if need <= budget:
-            return h, w, need
-        if min(h, w) <= 32:
-            return None, None, need
-        scale *= min(0.9, math.sqrt(budget / need)) if math.isfinite(need) else 0.5
-
-
-def segment(net, rgb, score_blob='score'):
-    """Label map (HxW uint8) of one RGB image."""
-    x = preprocess(rgb)
-    data = net.blobs[net.inputs[0]]
-    data.reshape(*x.shape)
-    data.data[...] = x
-    net.reshape()
-    net.forward()
-    return net.blobs[score_blob].data[0].argmax(0).astype(np.uint8)
-
-
-def segment_within(net, rgb, budget, name):
-    """segment(), scaled down first when the image's forward pass would not fit in budget bytes."""
-    height, width = rgb.shape[:2]
-    h, w, need = fitting_size(net, height, width, budget)
-    if h is None:
-        raise InputError('%dx%d pixels: even scaled to a 32-pixel short side it needs %.3g GiB, over the %.3g GiB '
-                         'budget (raise --max-memory)' % (width, height, need / 2 ** 30, budget / 2 ** 30))
-    if (h, w) == (height, width):
-        return segment(net, rgb)
-    print('%s: %dx%d would need %.3g GiB, over the %.3g GiB budget (--max-memory); segmenting at %dx%d and '
-          'scaling the labels back' % (name, width, height, memory_needed(net, height, width) / 2 ** 30,
-                                       budget / 2 ** 30, w, h), file=sys.stderr)
-    small = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR))
-    label = segment(net, small)
-    return np.asarray(Image.fromarray(label).resize((width, height), Image.NEAREST))
-
-
-def expand_inputs(paths):
-    """Files given directly, plus the images inside any folder given."""
-    files = []
-    for p in paths:
-        if os.path.isdir(p):
-            files += sorted(os.path.join(p, f) for f in os.listdir(p) if f.lower().endswith(IMAGE_EXTS))
-        else:
-            files.append(p)
-    return files
-
-
-def load_net(net_name, weights):
-    """The deploy net of models/<net_name> (or of a folder given as a path) with its weights."""
-    folder = net_name if os.path.isdir(net_name) else os.path.join(ROOT, 'models', net_name)
-    proto = os.path.join(folder, 'deploy.prototxt')
-    if not os.path.exists(proto):
-        raise SystemExit('no deploy net for %r (looked for %s)' % (net_name, proto))
-    net_name = os.path.basename(os.path.normpath(folder))
-    net = caffe.Net(proto, caffe.TEST, weights=solve.weights_file(net_name, weights))
-    channels = net.blobs[net.inputs[0]].shape[1]
-    if channels != 3:
-        raise SystemExit('%s takes %d-channel input; infer.py feeds RGB images' % (net_name, channels))
-    return net
+        return inference.parse_memory(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('images', nargs='+', help='image files or folders of images')
-    ap.add_argument('--net', default='voc-fcn8s', help='a net under models/, or a folder with deploy.prototxt')
-    ap.add_argument('--weights', help='caffemodel (default weights/<net>.caffemodel)')
-    ap.add_argument('--out', default='out/infer', help='folder for <name>.png and <name>_overlay.jpg')
-    ap.add_argument('--gpu', type=int, help='CUDA device id (CPU when omitted)')
-    ap.add_argument('--max-memory', type=float, metavar='GiB',
-                    help='memory one forward pass may use (default: 80%% of what is free now)')
+    ap = cli.parser(__doc__, usage='%(prog)s [options] IMAGE [IMAGE ...]',
+                    epilog=__doc__.strip().split('\n\n', 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('images', nargs='+', metavar='IMAGE', help='image files or folders of images')
+    ap.add_argument('--net', default='voc-fcn8s', help='a net under models/ (name or alias), or a folder with '
+                    'deploy.prototxt')
+    ap.add_argument('--weights', help='caffemodel (default weights/<net>.caffemodel, from make weights NET=<net>)')
+    ap.add_argument('--allow-partial', action='store_true',
+                    help='run even when the caffemodel sets none of the net\'s learnable layers')
+    ap.add_argument('--depth', metavar='FILE', help='depth of the one image (NYUDv2 nets that take depth)')
+    ap.add_argument('--hha', metavar='FILE', help='HHA image of the one image (NYUDv2 nets that take HHA)')
+    ap.add_argument('--out', default=os.path.join('out', 'infer'), help='folder for the label maps and overlays')
+    ap.add_argument('--gpu', type=int, metavar='ID', help='CUDA device id (CPU when omitted)')
+    ap.add_argument('--max-memory', type=memory_size, metavar='SIZE',
+                    help='memory for one image, e.g. 2 (GiB), 2G, 2GiB, 512M (default: half of what is free)')
     ap.add_argument('--fast', action='store_true',
                     help='fast mode: bf16 autocast, TF32, channels_last (not bit-faithful; see BENCHMARKS.md)')
     args = ap.parse_args(argv)
+
+    record = records.get(args.net)
+    files = inference.expand_images(args.images)
+    if not files:
+        raise inference.InputError('no images found in %s' % ', '.join(args.images))
+    plan = inference.inputs_of(files, record, {'depth': args.depth, 'hha': args.hha})
+    bases, notes = inference.output_names(files, record)
+    for f in files:
+        for name in ('.png', '_overlay.jpg'):
+            for out in record.outputs:
+                target = os.path.join(args.out, bases[f] + out.suffix + name)
+                if os.path.realpath(target) in {os.path.realpath(p) for p in plan[f].values()}:
+                    raise inference.InputError('%s would be overwritten by its own output; choose another --out'
+                                               % target)
+    path = weights.locate(record.name, args.weights)
     if args.gpu is not None:
-        caffe.set_device(args.gpu)
-        caffe.set_mode_gpu()
+        inference.use_gpu(args.gpu)
     if args.fast:
         caffe.set_fast_mode()
-    files = expand_inputs(args.images)
-    if not files:
-        raise SystemExit('no images found in %s' % ', '.join(args.images))
-    net = load_net(args.net, args.weights)
-    budget = args.max_memory * 2 ** 30 if args.max_memory else available_memory()
+    budget = args.max_memory or inference.default_budget()
+    seg = inference.Segmenter(record, path, budget, allow_partial=args.allow_partial)
+    for line in seg.warnings + notes:
+        print('note: %s' % line, file=sys.stderr)
     os.makedirs(args.out, exist_ok=True)
+
     failed = 0
-    for path in tqdm(files, desc='segmenting', disable=None if len(files) > 1 else True):
-        stem = os.path.splitext(os.path.basename(path))[0]
+    for f in tqdm(files, desc='segmenting', disable=None if len(files) > 1 else True):
         try:
-            rgb = load_rgb(path)
-            label = segment_within(net, rgb, budget, path)
-        except InputError as e:
-            print('skipped %s: %s' % (path, e), file=sys.stderr)
+            result = seg.segment(plan[f])
+        except (inference.InputError, DataError, FileNotFoundError) as e:
+            why = cli.summary(e)
+            why = why[len(inference.WHO) + 2:] if why.startswith(inference.WHO + ': ') else why
+            tqdm.write('skipped: %s' % (why if f in why else '%s: %s' % (f, why)), file=sys.stderr)
             failed += 1
             continue
-        vis.save_label_png(os.path.join(args.out, stem + '.png'), label)
-        Image.fromarray(vis.overlay(rgb, label)).save(os.path.join(args.out, stem + '_overlay.jpg'), quality=92)
-    print('wrote %d label map(s) to %s%s' % (len(files) - failed, args.out,
-                                             '; %d input(s) skipped' % failed if failed else ''))
+        if result.scaled:
+            h, w = result.pass_size
+            tqdm.write('%s: %dx%d does not fit in the %s budget (--max-memory); segmented at %dx%d and the '
+                       'labels scaled back' % (f, result.rgb.shape[1], result.rgb.shape[0],
+                                               inference.gib(budget), w, h), file=sys.stderr)
+        inference.write_outputs(result, args.out, bases[f], record, seg.palettes)
+        del result
+    print('wrote the label maps of %d image(s) to %s%s' % (len(files) - failed, args.out,
+                                                          '; %d skipped' % failed if failed else ''))
     return 1 if failed else 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -2,11 +2,15 @@
 
 Segmentation labels are stored as palette ('P' mode) PNGs: each pixel holds a
 class index and the file's palette only says how to display it.  The VOC
-palette is used everywhere here so that saved predictions look like the VOC
-ground truth (255 = void, drawn in a light cream colour).
+palette is the default so that saved predictions look like the VOC ground
+truth (255 = void, drawn in a light cream colour); a net's record may give
+its own (models/records.py, Output.palette_colors).
+
+Everything here stays in uint8 at full resolution: the overlay is blended in
+strips of rows, so an image of any size costs its output and a few MB more.
 """
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 
 def voc_palette(n=256):
@@ -50,11 +54,11 @@ def _as_label(label):
     return label.astype(np.uint8)
 
 
-def save_label_png(path, label):
-    """Write a 2-D label map as a palette PNG with the VOC palette."""
+def save_label_png(path, label, palette=PALETTE, format=None):
+    """Write a 2-D label map as a palette PNG (the VOC palette unless a (256, 3) uint8 one is given)."""
     im = Image.fromarray(_as_label(label))  # 'L' image of indices
-    im.putpalette(PALETTE.tobytes())         # turns it into a 'P' image
-    im.save(path)
+    im.putpalette(np.asarray(palette, dtype=np.uint8).tobytes())  # turns it into a 'P' image
+    im.save(path, format=format)
 
 
 def rgb_to_label(rgb):
@@ -108,25 +112,115 @@ def colorize(label):
     return PALETTE[_as_label(label)]
 
 
-def overlay(image_rgb, label, alpha=0.5, ignore=(0, 255)):
-    """Blend the coloured labels over an image.
+#: Pixels per strip when blending: float64 arithmetic on a strip costs about 80 MB at most.
+STRIP_PIXELS = 1 << 20
 
-    Each labelled pixel becomes (1 - alpha) * image + alpha * colour.  Pixels
-    whose label is in `ignore` (by default background 0 and void 255) keep
-    the image unchanged so that only the objects are tinted; pass
-    ignore=() to tint every pixel, background (black) and void included.
-    A greyscale (H, W) image is treated as RGB.
-    """
+
+def _check_overlay(image_rgb, label, alpha):
     image = np.asarray(image_rgb)
     if image.ndim == 2:
         image = np.stack([image] * 3, axis=-1)
-    label = _as_label(label)
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != label.shape:
+    label = np.asarray(label)
+    if label.ndim != 2 or image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != label.shape:
         raise ValueError('image shape %s does not match label shape %s'
                          % (image.shape, label.shape))
     if not 0.0 <= alpha <= 1.0:
         raise ValueError('alpha must lie in [0, 1], got %r' % (alpha,))
-    blended = (1.0 - alpha) * image.astype(np.float64) + alpha * PALETTE[label]
-    keep = np.isin(label, list(ignore))
-    blended[keep] = image[keep]
-    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+    return image, label
+
+
+def _strips(image, label, alpha, ignore, palette):
+    """(first row, blended rows as uint8) strip by strip, each at most STRIP_PIXELS pixels."""
+    palette = np.asarray(palette, dtype=np.uint8)
+    rows = max(1, STRIP_PIXELS // max(1, label.shape[1]))
+    for r in range(0, label.shape[0], rows):
+        lab = _as_label(label[r:r + rows])
+        img = image[r:r + rows]
+        blended = (1.0 - alpha) * img.astype(np.float64) + alpha * palette[lab]
+        keep = np.isin(lab, list(ignore))
+        blended[keep] = img[keep]
+        yield r, np.clip(np.round(blended), 0, 255).astype(np.uint8)
+
+
+def overlay(image_rgb, label, alpha=0.5, ignore=(0, 255), palette=PALETTE):
+    """Blend the coloured labels over an image; H x W x 3 uint8.
+
+    Each labelled pixel becomes round((1 - alpha) * image + alpha * colour).
+    Pixels whose label is in `ignore` (by default background 0 and void 255)
+    keep the image unchanged so that only the objects are tinted; pass
+    ignore=() to tint every pixel, background (black) and void included.
+    A greyscale (H, W) image is treated as RGB.
+    """
+    image, label = _check_overlay(image_rgb, label, alpha)
+    out = np.empty(label.shape + (3,), np.uint8)
+    for r, rows in _strips(image, label, alpha, ignore, palette):
+        out[r:r + len(rows)] = rows
+    return out
+
+
+def overlay_image(image_rgb, label, alpha=0.5, ignore=(0, 255), palette=PALETTE):
+    """overlay() as a PIL RGB image, filled strip by strip (no full-size array besides the image)."""
+    image, label = _check_overlay(image_rgb, label, alpha)
+    out = Image.new('RGB', (label.shape[1], label.shape[0]))
+    for r, rows in _strips(image, label, alpha, ignore, palette):
+        out.paste(Image.fromarray(rows), (0, r))
+    return out
+
+
+def classes_present(label, n=256):
+    """The label values that occur in a 2-D label map, ascending (counted strip by strip)."""
+    label = np.asarray(label)
+    rows = max(1, STRIP_PIXELS // max(1, label.shape[1]))
+    counts = np.zeros(n, np.int64)
+    for r in range(0, label.shape[0], rows):
+        counts += np.bincount(_as_label(label[r:r + rows]).ravel(), minlength=n)[:n]
+    return [int(k) for k in np.flatnonzero(counts)]
+
+
+def draw_legend(im, entries):
+    """Draw a legend box into the top-left corner of a PIL RGB image, in place.
+
+    entries: (name, (r, g, b)) pairs, one a line with a colour swatch.  The
+    text scales with the image (about 1/40 of its short side, 10 px at least);
+    entries that do not fit in one column go on in more, and the text shrinks
+    (to 6 px) until every entry fits; on an image too small even for that,
+    the last line says how many were left out.
+    """
+    if not entries:
+        return im
+    draw = ImageDraw.Draw(im)
+    size = max(10, min(im.size) // 40)
+    while True:
+        font, pad, line, rows, widths = _legend_layout(draw, im, entries, size)
+        if sum(widths) <= im.size[0] or size <= 6:
+            break
+        size -= 1
+    shown = list(entries)
+    while sum(widths) > im.size[0] and len(shown) > 1:      # still too wide: drop entries, then say so
+        shown = shown[:-1]
+        left = len(entries) - len(shown)
+        labelled = shown + [('+%d more' % left, None)]
+        font, pad, line, rows, widths = _legend_layout(draw, im, labelled, size)
+    if len(shown) < len(entries):
+        shown = labelled
+    draw.rectangle((0, 0, sum(widths), pad + line * min(rows, len(shown)) + pad), fill=(255, 255, 255))
+    for k, (name, colour) in enumerate(shown):
+        x, y = sum(widths[:k // rows]), pad + (k % rows) * line
+        if colour is not None:
+            draw.rectangle((x + pad, y, x + pad + size, y + size), fill=tuple(int(c) for c in colour),
+                           outline=(0, 0, 0))
+        draw.text((x + 3 * pad + size, y), name, fill=(0, 0, 0), font=font)
+    return im
+
+
+def _legend_layout(draw, im, entries, size):
+    """(font, padding, line height, rows per column, column widths) of a legend at text size `size`."""
+    try:
+        font = ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):  # a Pillow without FreeType: the fixed bitmap font
+        font = ImageFont.load_default()
+    pad, line = max(2, size // 4), size + max(2, size // 4)
+    rows = max(1, (im.size[1] - 2 * pad) // line)
+    widths = [int(3 * pad + size + max(draw.textlength(name, font=font) for name, _ in entries[c:c + rows]) + pad)
+              for c in range(0, len(entries), rows)]
+    return font, pad, line, rows, widths

@@ -6,13 +6,18 @@
   ("{'voc_dir': '../data/pascal/VOC2011', 'split': 'train', ...}"); any code in
   it is rejected without being run.  Unknown and missing keys are errors that
   name the layer and the key.
-- `read_rgb`, `read_gray`, `read_label_png` and `read_mat` read dataset files.
-  Every missing file is a FileNotFoundError naming its path, and every file
-  that cannot be decoded a DataError naming it.  `read_rgb` gives H x W x 3
-  uint8 RGB whatever the stored mode (grayscale, RGBA, CMYK, palette, 16-bit).
+- `read_rgb`, `read_gray`, `read_depth`, `read_label_png` and `read_mat` read
+  dataset files.  Every missing file is a FileNotFoundError naming its path,
+  and every file that cannot be decoded a DataError naming it.  `read_rgb`
+  gives H x W x 3 uint8 RGB whatever the stored mode (grayscale, RGBA, CMYK,
+  palette, 16-bit); `image_size` reads only the header.
 - `check_labels` refuses label maps holding values outside a dataset's classes
   and void values, naming the file and the offending values.
-- `caffe_input` is the release's transformation of an image into a net input.
+- `modality_input` turns a colour, depth or HHA file (or array) into the
+  C x H x W float32 input a net takes; the data layers and inference
+  (fcn.inference) both go through it, so a file gives the same array in
+  training, scoring and inference.  `caffe_input` is its colour case, the
+  release's transformation.
 - `SegDataLayer` is the base class: one example per forward (batch of 1),
   tops reshaped to each example, order sequential or seeded-random, the
   next example decoded in a background thread while the net computes, a
@@ -21,17 +26,21 @@
 """
 import ast
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.io
-from PIL import Image
+from PIL import Image, ImageOps
 
 from backend import caffe
 from fcn.paths import data_path
 
 #: The label that marks pixels excluded from the loss and the scores.
 VOID = 255
+
+#: The modalities an input blob stacks, with their channel counts (models/records.py agrees).
+MODALITY_CHANNELS = {'color': 3, 'depth': 1, 'hha': 3}
 
 #: Keys every data layer accepts besides its own, with their defaults.
 COMMON_OPTIONAL = {'randomize': True, 'seed': None, 'prefetch': True}
@@ -158,16 +167,46 @@ def read_split(path, who):
     return ids
 
 
-def _decode(path, what, who, to_array):
-    """Open and fully decode an image file, then let to_array(im) read it."""
+_BOMB_CHECK = threading.Lock()
+
+
+def _open(path, what, who, max_pixels):
+    """Image.open (header only).  With max_pixels, PIL's own decompression-bomb limits (a warning over
+    89 Mpixels, an error over 179) give way to this one: more pixels than max_pixels is a DataError."""
     require_file(path, what, who)
     try:
-        im = Image.open(path)
+        if max_pixels is None:
+            return Image.open(path)
+        with _BOMB_CHECK:
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                im = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
     except Exception as e:  # UnidentifiedImageError, OSError, DecompressionBombError, ...
         raise DataError('%s: cannot read %s %s: %s' % (who, what, path, e)) from e
+    if im.width * im.height > max_pixels:
+        im.close()
+        raise DataError('%s: %s %s has too many pixels to decode here (%dx%d, over %d)'
+                        % (who, what, path, im.width, im.height, max_pixels))
+    return im
+
+
+def image_size(path, what, who):
+    """(height, width, PIL mode) of an image file, from its header (nothing is decoded; any size is accepted)."""
+    with _open(path, what, who, max_pixels=float('inf')) as im:
+        return im.height, im.width, im.mode
+
+
+def _decode(path, what, who, to_array, upright=False, max_pixels=None):
+    """Open and fully decode an image file (turned upright per its EXIF orientation if asked), then let
+    to_array(im) read it."""
+    im = _open(path, what, who, max_pixels)
     with im:
         try:
             im.load()
+            if upright:
+                im = ImageOps.exif_transpose(im)
         except Exception as e:
             raise DataError('%s: cannot decode %s %s: %s' % (who, what, path, e)) from e
         return to_array(im)
@@ -177,17 +216,33 @@ def _is_wide_gray(mode):
     return mode in ('I', 'F') or mode.startswith('I;16')
 
 
-def read_rgb(path, what, who):
-    """An image file as H x W x 3 uint8 RGB.
+#: rint(v / 257) for every 16-bit value v: the 16-bit case of read_rgb by lookup.
+_WIDE_TO_8BIT = np.rint(np.arange(65536) / 257.0).astype(np.uint8)
+
+
+def read_rgb(path, what, who, upright=False, max_pixels=None):
+    """An image file as H x W x 3 uint8 RGB: the one policy the data layers and inference share.
 
     8-bit modes go through PIL's conversion to RGB (grayscale is replicated,
-    alpha dropped, palettes looked up, CMYK converted).  Single-channel 16-bit
-    images (and 32-bit 'I' / 'F' ones, read as 16-bit) are scaled from
-    [0, 65535] to [0, 255] rather than clipped at 255 as PIL would.
+    palettes looked up, CMYK converted).  Alpha is dropped, not composited:
+    the nets were trained on the colours the files store, and compositing
+    would invent a background (white? black?) they never saw; dropping also
+    keeps a transparent pixel's stored colour, which is what the datasets'
+    files hold.  Single-channel 16-bit images (and 32-bit 'I' / 'F' ones,
+    read as 16-bit) are scaled by 255/65535 (/257), so a value means the same
+    brightness in every image, rather than clipped at 255 as PIL would or
+    stretched by each image's own peak.
+
+    upright: apply the EXIF orientation (inference: a photo is segmented as it
+    is displayed).  The data layers leave it off: their label maps are stored
+    in the pixels' stored orientation.  max_pixels: see `_open`.  The array
+    may be read-only (no copy of PIL's buffer is made).
     """
     def to_array(im):
         if im.mode == 'RGB':
-            return np.array(im)
+            return np.asarray(im)
+        if im.mode.startswith('I;16'):
+            return np.repeat(_WIDE_TO_8BIT[np.asarray(im)][:, :, np.newaxis], 3, axis=2)
         if _is_wide_gray(im.mode):
             g = np.nan_to_num(np.asarray(im, dtype=np.float64))
             g = np.rint(np.clip(g, 0, 65535) / 257.0).astype(np.uint8)
@@ -197,18 +252,37 @@ def read_rgb(path, what, who):
         except (ValueError, OSError) as e:
             raise DataError('%s: %s %s has image mode %r, which cannot be converted to RGB: %s'
                             % (who, what, path, im.mode, e)) from e
-        return np.array(rgb)
-    return _decode(path, what, who, to_array)
+        return np.asarray(rgb)
+    return _decode(path, what, who, to_array, upright, max_pixels)
 
 
-def read_gray(path, what, who):
+def read_gray(path, what, who, upright=False, max_pixels=None):
     """A single-channel image (8- or 16-bit grayscale) as H x W float32, values as stored."""
     def to_array(im):
         if im.mode == 'L' or _is_wide_gray(im.mode):
             return np.array(im, dtype=np.float32)
         raise DataError('%s: %s %s has image mode %r; expected a single-channel grayscale image'
                         % (who, what, path, im.mode))
-    return _decode(path, what, who, to_array)
+    return _decode(path, what, who, to_array, upright, max_pixels)
+
+
+def read_depth(path, what, who, upright=False, max_pixels=None):
+    """Depth as NYUDv2 ships it, as H x W float32 millimetres.
+
+    A PNG (any other image file) holds millimetres as a 16-bit grayscale image.
+    A .mat file holds metres in the variable 'depth' (or 'depths', the name in
+    NYU's nyu_depth_v2_labeled.mat, when it is one H x W frame); they are
+    multiplied by 1000.
+    """
+    if not path.lower().endswith('.mat'):
+        return read_gray(path, what, who, upright, max_pixels)
+    mat = read_mat(path, what, who)
+    name = 'depth' if 'depth' in mat or 'depths' not in mat else 'depths'
+    d = np.asarray(mat_variable(mat, name, path, who))
+    if d.ndim != 2 or d.dtype.kind not in 'iuf':
+        raise DataError('%s: %s %s: variable %r must be one H x W frame of depths in metres, got %s %s'
+                        % (who, what, path, name, d.dtype, d.shape))
+    return (d.astype(np.float64) * 1000.0).astype(np.float32)
 
 
 def read_label_png(path, what, who):
@@ -299,6 +373,40 @@ def caffe_input(rgb, mean):
     """H x W x 3 RGB -> 3 x H x W float32 BGR minus `mean` (given in BGR order), as the release does."""
     x = np.array(rgb, dtype=np.float32)
     x = x[:, :, ::-1]
+    x -= mean
+    return x.transpose((2, 0, 1))
+
+
+def modality_input(kind, source, mean, what=None, who='input', upright=False, max_pixels=None):
+    """One modality of a net input as C x H x W float32, from a file or an array already read.
+
+    color  an image (path, or H x W x 3 uint8 RGB from read_rgb)  -> 3 x H x W  BGR minus mean (B, G, R)
+    hha    an HHA image (path, or H x W x 3 uint8)                -> 3 x H x W  channels as stored minus mean
+    depth  depth (path, see read_depth, or H x W millimetres)     -> 1 x H x W  log(mm) minus mean
+
+    These are the release's NYUDv2 and VOC transforms.  Depth must be
+    positive everywhere (hole-filled): a DataError names the file otherwise.
+    `what` names the file in errors (default: the kind); upright and max_pixels
+    go to the reader.
+    """
+    if kind not in MODALITY_CHANNELS:
+        raise ValueError('modality kind %r is not one of %s' % (kind, ', '.join(MODALITY_CHANNELS)))
+    what = what or {'color': 'image', 'hha': 'HHA image', 'depth': 'depth image'}[kind]
+    is_path = isinstance(source, (str, os.PathLike))
+    name = os.fspath(source) if is_path else 'the %s array' % what
+    if kind == 'depth':
+        d = read_depth(name, what, who, upright, max_pixels) if is_path else np.array(source, dtype=np.float32)
+        bad = int(np.count_nonzero(~(d > 0)))
+        if bad:
+            raise DataError('%s: %s %s has %d pixels <= 0, where log depth is undefined; '
+                            'give hole-filled depth' % (who, what, name, bad))
+        d = np.log(d)
+        d -= mean
+        return d[np.newaxis, ...]
+    rgb = read_rgb(name, what, who, upright, max_pixels) if is_path else source
+    if kind == 'color':
+        return caffe_input(rgb, mean)
+    x = np.array(rgb, dtype=np.float32)
     x -= mean
     return x.transpose((2, 0, 1))
 

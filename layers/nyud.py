@@ -22,8 +22,8 @@ import os
 
 import numpy as np
 
-from .common import (DataError, ParamError, SegDataLayer, caffe_input, check_labels, check_same_size,
-                     get_dir, label_blob, mat_variable, read_gray, read_mat, read_rgb, VOID)
+from .common import (ParamError, SegDataLayer, check_labels, check_same_size, get_dir, label_blob, mat_variable,
+                     modality_input, read_mat, VOID)
 
 N_CLASSES = 40
 TOPS = ('color', 'depth', 'hha', 'label')
@@ -70,22 +70,13 @@ class NYUDSegDataLayer(SegDataLayer):
         return os.path.join(self.nyud_dir, 'data', folder, name + '.png')
 
     def load_color(self, path):
-        return caffe_input(read_rgb(path, 'colour image', self.who), self.mean_bgr)
+        return modality_input('color', path, self.mean_bgr, 'colour image', self.who)
 
     def load_depth(self, path):
-        d = read_gray(path, 'depth image', self.who)
-        bad = int(np.count_nonzero(~(d > 0)))
-        if bad:
-            raise DataError('%s: depth image %s has %d pixels <= 0, where log depth is undefined; '
-                            'the layer expects hole-filled depth' % (self.who, path, bad))
-        d = np.log(d)
-        d -= self.mean_logd
-        return d[np.newaxis, ...]
+        return modality_input('depth', path, self.mean_logd, 'depth image', self.who)
 
     def load_hha(self, path):
-        hha = np.array(read_rgb(path, 'HHA image', self.who), dtype=np.float32)
-        hha -= self.mean_hha
-        return hha.transpose((2, 0, 1))
+        return modality_input('hha', path, self.mean_hha, 'HHA image', self.who)
 
     def load_label(self, path):
         raw = mat_variable(read_mat(path, 'label', self.who), 'segmentation', path, self.who)

@@ -29,8 +29,8 @@ import re
 
 import numpy as np
 
-from .common import (DataError, SegDataLayer, caffe_input, check_labels, check_same_size, get_dir,
-                     label_blob, mat_variable, read_mat, read_rgb)
+from .common import (DataError, SegDataLayer, check_labels, check_same_size, get_dir,
+                     label_blob, modality_input, mat_variable, read_mat)
 
 #: BGR mean of the VOC images.
 MEAN = np.array((104.007, 116.669, 122.679), dtype=np.float32)
@@ -115,7 +115,7 @@ class PASCALContextSegDataLayer(SegDataLayer):
     def load(self, example_id):
         image_path = os.path.join(self.voc_dir, 'JPEGImages', example_id + '.jpg')
         label_path = os.path.join(self.context_dir, 'trainval', example_id + '.mat')
-        data = caffe_input(read_rgb(image_path, 'image', self.who), self.mean)
+        data = modality_input('color', image_path, self.mean, 'image', self.who)
         raw = mat_variable(read_mat(label_path, 'label', self.who), 'LabelMap', label_path, self.who)
         top = len(self.lut) - 1
         raw = check_labels(raw, 0, top, (), label_path, self.who, 'full labels 0..%d' % top)

@@ -20,8 +20,8 @@ import os
 
 import numpy as np
 
-from .common import (SegDataLayer, caffe_input, check_labels, check_same_size, get_dir, label_blob,
-                     mat_variable, read_mat, read_rgb, VOID)
+from .common import (SegDataLayer, check_labels, check_same_size, get_dir, label_blob, modality_input,
+                     mat_variable, read_mat, VOID)
 
 SUBDIR = 'spatial_envelope_256x256_static_8outdoorcategories'
 N_SEMANTIC = 33
@@ -44,7 +44,7 @@ class SIFTFlowSegDataLayer(SegDataLayer):
         image_path = os.path.join(self.siftflow_dir, 'Images', SUBDIR, example_id + '.jpg')
         sem_path = os.path.join(self.siftflow_dir, 'SemanticLabels', SUBDIR, example_id + '.mat')
         geo_path = os.path.join(self.siftflow_dir, 'GeoLabels', SUBDIR, example_id + '.mat')
-        data = caffe_input(read_rgb(image_path, 'image', self.who), self.mean)
+        data = modality_input('color', image_path, self.mean, 'image', self.who)
 
         raw = mat_variable(read_mat(sem_path, 'semantic label', self.who), 'S', sem_path, self.who)
         raw = check_labels(raw, 0, N_SEMANTIC, (), sem_path, self.who,

@@ -25,8 +25,8 @@ for ordering and the common keys.
 """
 import os
 
-from .common import (SegDataLayer, caffe_input, check_labels, check_same_size, get_dir, get_mean,
-                     label_blob, mat_variable, read_label_png, read_mat, read_rgb, DataError, VOID)
+from .common import (SegDataLayer, check_labels, check_same_size, get_dir, get_mean,
+                     label_blob, modality_input, mat_variable, read_label_png, read_mat, DataError, VOID)
 
 N_CLASSES = 21
 MEANING = 'classes 0..%d or void %d' % (N_CLASSES - 1, VOID)
@@ -46,7 +46,7 @@ class VOCSegDataLayer(SegDataLayer):
     def load(self, example_id):
         image_path = os.path.join(self.voc_dir, 'JPEGImages', example_id + '.jpg')
         label_path = os.path.join(self.voc_dir, 'SegmentationClass', example_id + '.png')
-        data = caffe_input(read_rgb(image_path, 'image', self.who), self.mean)
+        data = modality_input('color', image_path, self.mean, 'image', self.who)
         raw = read_label_png(label_path, 'label', self.who)
         label = check_labels(raw, 0, N_CLASSES - 1, (VOID,), label_path, self.who, MEANING)
         check_same_size(self.who, [(image_path, data), (label_path, label)])
@@ -66,7 +66,7 @@ class SBDDSegDataLayer(SegDataLayer):
     def load(self, example_id):
         image_path = os.path.join(self.sbdd_dir, 'img', example_id + '.jpg')
         label_path = os.path.join(self.sbdd_dir, 'cls', example_id + '.mat')
-        data = caffe_input(read_rgb(image_path, 'image', self.who), self.mean)
+        data = modality_input('color', image_path, self.mean, 'image', self.who)
         raw = read_sbd_segmentation(label_path, self.who)
         label = check_labels(raw, 0, N_CLASSES - 1, (VOID,), label_path, self.who, MEANING)
         check_same_size(self.who, [(image_path, data), (label_path, label)])

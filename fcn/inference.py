@@ -1,0 +1,542 @@
+"""Segmenting images with a net's deploy prototxt, as its record says, within a memory budget.
+
+    rec = records.get('voc-fcn8s')
+    seg = Segmenter(rec, weights.locate(rec.name), budget=2 << 30)   # seg.warnings: from the weights check
+    plan = inputs_of(['photo.jpg'], rec)                             # {image: {kind: file}}
+    result = seg.segment(plan['photo.jpg'])                          # Result: labels, one per output
+    write_outputs(result, 'out/', 'photo', rec)
+
+Inputs, from the record (models/records.py): every deploy input blob gets its
+modalities stacked along the channels, each read and normalized by
+layers.common.modality_input with the net's own means, exactly as the data
+layers build them.  The positional image is always the colour photo (the
+overlay is drawn on it); NYUDv2 nets that take depth or HHA find them per
+image (`inputs_of`): given explicitly (--depth FILE, --hha FILE, one image),
+else in the dataset's own layout, sibling folders of the image's folder with
+the same file name:
+
+    .../images/img_5001.png  ->  .../depth/img_5001.png (16-bit PNG, mm) or .../depth/img_5001.mat (metres)
+                                 .../hha/img_5001.png
+
+Memory: the budget bounds everything one image costs beyond the process's
+fixed cost (Python, the engine's libraries):
+
+    weights + pass constant + 1.25 x blob bytes at the pass size
+            + per pass pixel bytes x pass pixels + per image pixel bytes x image pixels
+
+* weights: the net's parameters, resident;
+* pass constant: measured once per net when it is loaded (before its
+  weights), as the peak memory a forward at the net's smallest input adds
+  beyond its blobs (weight copies and reorders the engine makes per pass,
+  thread pools): on Linux from the process's peak RSS (VmHWM, reset through
+  /proc/self/clear_refs), on a CUDA device from torch's allocator
+  statistics, elsewhere one more copy of the weights is assumed;
+* blob bytes: every blob of the pass, shapes propagated by reshape (which
+  allocates nothing), times 1.25 for the transients of a layer (measured at
+  1.03-1.22 on the FCN nets);
+* per pass pixel: the resized inputs in uint8 and float32 and the argmax;
+* per image pixel: the largest of what the phases at the image's own size
+  hold (Segmenter.pixel_bytes): decoding a file (7 bytes for RGB, more for
+  other modes), or the decoded photo (uint8, kept) with one uint8 label
+  map per output and the overlay (PIL RGB, 4 bytes a pixel) that is blended
+  into it strip by strip.
+
+An image whose pass would not fit is segmented at the largest size of the
+same aspect that fits (resized with PIL in uint8) and its label maps scaled
+back (nearest) to the image's size; one whose own pixels do not fit is
+refused before it is decoded.  After each pass the input blobs are reshaped
+to the smallest size, which releases the blobs (torchcaffe).
+"""
+import math
+import os
+
+import numpy as np
+from PIL import Image
+
+import vis
+from backend import caffe
+from fcn.errors import FCNError, InputError
+from layers import common
+from models import records
+
+#: Bytes a blob's transients add per byte of blobs, at most (see the module docstring).
+BLOB_FACTOR = 1.25
+#: Peak bytes per pixel of decoding an image file by its PIL mode: PIL's buffer, the bytes numpy wraps,
+#: a converted copy (RGB: 4 + 3; palette / grayscale: 1 + 4 + 3; 16-bit: 2 + 2 + 1 + 3; 32-bit gray goes
+#: through float64); other modes (RGBA, CMYK, ...) 4 + 4 + 3.
+DECODE_BYTES = {'RGB': 7, 'L': 8, 'P': 8, '1': 8, 'I;16': 8, 'I;16B': 8, 'I;16L': 8, 'I': 40, 'F': 40}
+DECODE_OTHER = 11
+#: Bytes per pixel of the photo held while the pass and the outputs are made (3) plus what each phase
+#: adds: resizing it (PIL RGB copy, 4), or one label map per output with the overlay (PIL RGB, 4).
+HELD_BYTES = 3 + 4
+#: A depth PNG: PIL's 16-bit buffer and bytes (2 + 2), float32 (4), the float32 PIL copy to resize (4).
+DEPTH_BYTES = 12
+#: Bytes per pass pixel and input channel: uint8 resized copy (PIL + array) and float32 input with a copy.
+PASS_BYTES = 12
+#: Bytes per pass pixel and output: argmax int64 and the uint8 label.
+PASS_OUTPUT_BYTES = 9
+#: Sides tried for the smallest input a net accepts.
+SMALLEST_SIDES = (1, 16, 32, 64, 128, 256)
+#: The shortest side a pass is shrunk to before an image is refused.
+MIN_SIDE = 32
+#: File names of the extra modalities in the dataset layout, and how to ask for them.
+EXTRA_FOLDERS = {'depth': 'depth', 'hha': 'hha'}
+EXTRA_NAMES = {'depth': 'a depth image', 'hha': 'an HHA image'}
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.ppm', '.webp')
+WHO = 'infer'
+
+
+class OverBudget(InputError):
+    """An image that cannot be segmented within the memory budget."""
+
+
+def parse_memory(text):
+    """A memory size in bytes: '2' (GiB), '2G', '2GB', '2GiB', '512M', '1.5g', '800K'; binary units.
+
+    ValueError for anything that is not a positive finite size.
+    """
+    t = str(text).strip()
+    units = {'': 30, 'K': 10, 'M': 20, 'G': 30, 'T': 40}
+    number, unit = t, ''
+    for suffix in ('iB', 'B', 'i'):
+        if number[-len(suffix):].lower() == suffix.lower() and len(number) > len(suffix):
+            number = number[:-len(suffix)]
+            break
+    if number and number[-1].upper() in units and number[-1].isalpha():
+        number, unit = number[:-1], number[-1].upper()
+    elif number != t:
+        raise ValueError('%r: give a size such as 2, 2G, 2GiB or 512M' % text)
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError('%r: give a size such as 2, 2G, 2GiB or 512M' % text) from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError('%r: the size must be positive' % text)
+    return int(value * 2 ** units[unit])
+
+
+def gib(n):
+    return '%.3g GiB' % (n / 2 ** 30)
+
+
+def _cuda_device():
+    """The CUDA device torchcaffe computes on, or None (CPU, or the pycaffe backend)."""
+    if caffe.__name__ == 'torchcaffe' and caffe.mode.device().type == 'cuda':
+        return caffe.mode.device()
+    return None
+
+
+def default_budget():
+    """Half the memory available now (MemAvailable), or 80% of the free memory of the CUDA device in use."""
+    cuda = _cuda_device()
+    if cuda is not None:
+        import torch
+        return int(0.8 * torch.cuda.mem_get_info(cuda)[0])
+    try:
+        with open('/proc/meminfo') as f:
+            info = dict(line.split(':', 1) for line in f)
+        return int(0.5 * int(info['MemAvailable'].split()[0]) * 1024)
+    except (OSError, KeyError, ValueError):
+        return 4 << 30
+
+
+def use_gpu(index):
+    """Run on CUDA device `index`; FCNError when the backend has no such device."""
+    try:
+        caffe.set_device(index)
+        caffe.set_mode_gpu()
+    except Exception as e:   # CaffeError (no CUDA), RuntimeError / AssertionError from torch or pycaffe
+        raise FCNError('--gpu %d: %s' % (index, str(e).strip().splitlines()[0] if str(e).strip()
+                                         else 'no such CUDA device')) from None
+
+
+# -- what to read --------------------------------------------------------------------------------------
+
+
+def expand_images(paths):
+    """Files given directly, plus the images inside any folder given (sorted), each once."""
+    files, seen = [], set()
+    for p in paths:
+        found = [p]
+        if os.path.isdir(p):
+            found = sorted(os.path.join(p, f) for f in os.listdir(p)
+                           if f.lower().endswith(IMAGE_EXTS) and os.path.isfile(os.path.join(p, f)))
+        for f in found:
+            key = os.path.realpath(f)
+            if key not in seen:
+                seen.add(key)
+                files.append(f)
+    return files
+
+
+def kinds_needed(record):
+    """The modalities the net takes, in input order, each once."""
+    kinds = []
+    for inp in record.inputs:
+        kinds += [k for k in inp.kinds if k not in kinds]
+    return kinds
+
+
+def dataset_sibling(image, kind):
+    """Where the NYUDv2 layout keeps `kind` (depth, hha) for an image: ../<kind>/<same name>; for depth a
+    .mat of the same stem too.  The first that exists, else the PNG path."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(image))), EXTRA_FOLDERS[kind])
+    name = os.path.basename(image)
+    candidates = [os.path.join(folder, name)]
+    if kind == 'depth':
+        candidates.append(os.path.join(folder, os.path.splitext(name)[0] + '.mat'))
+    return next((c for c in candidates if os.path.isfile(c)), candidates[0])
+
+
+def inputs_of(images, record, given=None):
+    """{image: {kind: file}} for every image: the photo as 'image' (and 'color'), and each extra modality
+    the net takes, from `given` ({kind: file}, one image only) or the dataset layout.
+
+    FCNError, before anything is read, when an extra input is missing: one
+    message naming the (first) image and what to pass.
+    """
+    given = {k: v for k, v in (given or {}).items() if v}
+    kinds = kinds_needed(record)
+    for kind in given:
+        if kind not in kinds:
+            raise FCNError('--%s: %s takes no %s input (it takes %s)' % (kind, record.name, kind, ', '.join(kinds)))
+    if given and len(images) > 1:
+        raise FCNError('--%s FILE goes with one image, not %d; for several, keep the dataset layout '
+                       '(.../images/NAME with .../%s/NAME)' % (next(iter(given)), len(images), next(iter(given))))
+    plan, missing = {}, []
+    for image in images:
+        files = {'image': image}
+        if 'color' in kinds:
+            files['color'] = image
+        for kind in kinds:
+            if kind == 'color':
+                continue
+            path = given.get(kind) or dataset_sibling(image, kind)
+            if not os.path.isfile(path):
+                missing.append((image, kind, path, kind in given))
+            files[kind] = path
+        plan[image] = files
+    if missing:
+        image, kind, path, explicit = missing[0]
+        more = ' (and %d more missing inputs)' % (len(missing) - 1) if len(missing) > 1 else ''
+        if explicit:
+            raise FCNError('%s: the %s file %s does not exist%s' % (image, kind, path, more))
+        raise FCNError('%s: %s needs %s for it: pass --%s FILE, or put it at %s (the NYUDv2 layout)%s'
+                       % (image, record.name, EXTRA_NAMES[kind], kind, path, more))
+    return plan
+
+
+def output_names(images, record):
+    """({image: base name}, notes): outputs are <out>/<base><suffix>.png and <base><suffix>_overlay.jpg.
+
+    The base is the image's stem; images whose outputs would collide with
+    another's (x.jpg and x.png, or x.jpg and x_geometric.jpg under SIFT Flow)
+    keep their extension instead (x.jpg.png, x.png.png), which a note says.
+    FCNError when even that collides (the same file name in two folders).
+    """
+    def files(base):
+        return [base + out.suffix + end for out in record.outputs for end in ('.png', '_overlay.jpg')]
+
+    def clashes(bases):
+        owner, clash = {}, set()
+        for image, base in bases.items():
+            for f in files(base):
+                if f in owner and owner[f] != image:
+                    clash.update((image, owner[f]))
+                owner.setdefault(f, image)
+        return clash
+
+    bases = {im: os.path.splitext(os.path.basename(im))[0] for im in images}
+    clash = clashes(bases)
+    notes = []
+    if clash:
+        for im in clash:
+            bases[im] = os.path.basename(im)
+        notes.append('%s share output names: they are named after the whole file name (%s)'
+                     % (', '.join(sorted(clash)), ', '.join(sorted(bases[im] + '.png' for im in clash))))
+        again = clashes(bases)
+        if again:
+            raise FCNError('%s would write the same outputs; segment them into different --out folders'
+                           % ' and '.join(sorted(again)))
+    return bases, notes
+
+
+# -- the net ----------------------------------------------------------------------------------------
+
+
+def _rss():
+    """(VmRSS, VmHWM) in bytes, None where /proc/self/status has no such lines."""
+    try:
+        with open('/proc/self/status') as f:
+            info = dict(line.split(':', 1) for line in f if ':' in line)
+        return int(info['VmRSS'].split()[0]) * 1024, int(info['VmHWM'].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _reset_peak():
+    """Reset VmHWM to the current RSS (Linux clear_refs 5); False where that is not possible."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+class Result:
+    """Label maps of one image (H x W uint8, one per record output) and how it was segmented."""
+
+    def __init__(self, image, rgb, labels, pass_size, need):
+        self.image, self.rgb, self.labels = image, rgb, labels
+        self.pass_size, self.need = pass_size, need
+
+    @property
+    def scaled(self):
+        return self.pass_size != self.rgb.shape[:2]
+
+
+class Segmenter:
+    """A deploy net with its record and weights, segmenting images within `budget` bytes.
+
+    Raises MissingFile / WeightsMismatch (fcn.weights) for the weights, and
+    RecordError when the deploy net's inputs or outputs are not the record's.
+    `warnings` holds the weights check's warnings for the caller to show.
+    """
+
+    def __init__(self, record, weights_path, budget, allow_partial=False):
+        from fcn import weights
+        if not os.path.isfile(record.deploy):
+            raise records.RecordError('%s has no deploy net (looked for %s)' % (record.name, record.deploy))
+        self.record, self.budget = record, int(budget)
+        self.net = caffe.Net(record.deploy, caffe.TEST)
+        self._check_record()
+        self.weight_bytes = 4 * sum(p.count for ps in self.net.params.values() for p in ps)
+        self.smallest = self._smallest()
+        self.constant = self._calibrate()
+        self.warnings = weights.check(self.net, weights_path, allow_partial)
+        self.net.copy_from(weights_path)
+        self.palettes = [out.palette_colors() for out in record.outputs]
+
+    def _check_record(self):
+        net_inputs, rec_inputs = list(self.net.inputs), [i.blob for i in self.record.inputs]
+        if sorted(net_inputs) != sorted(rec_inputs):
+            raise records.RecordError('%s: the deploy net\'s inputs (%s) are not its record\'s (%s)'
+                                      % (self.record.name, ', '.join(net_inputs), ', '.join(rec_inputs)))
+        for inp in self.record.inputs:
+            channels = self.net.blobs[inp.blob].shape[1]
+            if channels != inp.channels:
+                raise records.RecordError('%s: input %s has %d channels, its record stacks %d (%s)'
+                                          % (self.record.name, inp.blob, channels, inp.channels,
+                                             ' + '.join(inp.kinds)))
+        for out in self.record.outputs:
+            if out.blob not in self.net.blobs:
+                raise records.RecordError('%s: the deploy net has no output blob %r' % (self.record.name, out.blob))
+
+    def _reshape(self, h, w):
+        for inp in self.record.inputs:
+            self.net.blobs[inp.blob].reshape(1, inp.channels, h, w)
+        self.net.reshape()
+
+    def blob_bytes(self, h, w):
+        """Bytes of every blob of a pass at h x w (inf when the net cannot take that size)."""
+        try:
+            self._reshape(h, w)
+        except getattr(caffe, 'CaffeError', RuntimeError):   # a blob over the engine's limit, a size too small
+            return math.inf
+        return 4 * sum(b.count for b in self.net.blobs.values())
+
+    def _smallest(self):
+        for side in SMALLEST_SIDES:
+            if math.isfinite(self.blob_bytes(side, side)):
+                return side, side
+        raise records.RecordError('%s: the deploy net takes no input of %s pixels or fewer'
+                                  % (self.record.name, SMALLEST_SIDES[-1]))
+
+    def _calibrate(self):
+        """Peak bytes a forward at the smallest size adds beyond its blobs (see the module docstring): on
+        a CUDA device (torchcaffe) from torch's allocator statistics, else from the process's peak RSS."""
+        h, w = self.smallest
+        blobs = self.blob_bytes(h, w)
+        for inp in self.record.inputs:
+            self.net.blobs[inp.blob].data[...] = 0
+        cuda = _cuda_device()
+        if cuda is not None:
+            import torch
+            torch.cuda.synchronize(cuda)
+            torch.cuda.reset_peak_memory_stats(cuda)
+            start = torch.cuda.memory_allocated(cuda)
+            self.net.forward()
+            torch.cuda.synchronize(cuda)
+            peak = torch.cuda.max_memory_allocated(cuda)
+            self.release()
+            return max(0, peak - start - blobs)
+        start = _rss() if _reset_peak() else None
+        self.net.forward()
+        end = _rss()
+        self.release()
+        if start is None or end is None:
+            return self.weight_bytes
+        return max(0, end[1] - start[0] - blobs)
+
+    def release(self):
+        """Shrink the pass to the smallest size, which releases the blobs (torchcaffe)."""
+        self._reshape(*self.smallest)
+
+    def pixel_bytes(self, modes):
+        """Peak bytes per image pixel of everything held at the image's own size (see DECODE_BYTES ...):
+        modes is {kind: PIL mode of its file} ('mat' for a .mat depth)."""
+        peaks = [HELD_BYTES + len(self.record.outputs)]
+        for kind, mode in modes.items():
+            if kind == 'depth':
+                peaks.append(DEPTH_BYTES if mode != 'mat' else 3 * 8)
+            else:
+                peaks.append(DECODE_BYTES.get(mode, DECODE_OTHER))
+        return max(peaks) + 1
+
+    def memory_needed(self, h, w, height, width, pixel_bytes):
+        """Bytes segmenting a height x width image with a pass at h x w needs (see the module docstring)."""
+        channels = sum(inp.channels for inp in self.record.inputs)
+        n_out = len(self.record.outputs)
+        return (self.weight_bytes + self.constant + BLOB_FACTOR * self.blob_bytes(h, w)
+                + (PASS_BYTES * channels + PASS_OUTPUT_BYTES * n_out) * h * w
+                + pixel_bytes * height * width)
+
+    def fitting_size(self, height, width, pixel_bytes=HELD_BYTES + 2):
+        """(h, w, bytes): the image's own size if its pass fits in the budget, else the largest fitting
+        size of the same aspect; h is None when not even a MIN_SIDE-pixel short side fits."""
+        scale = 1.0
+        while True:
+            h, w = max(1, round(height * scale)), max(1, round(width * scale))
+            need = self.memory_needed(h, w, height, width, pixel_bytes)
+            if need <= self.budget:
+                return h, w, need
+            if min(h, w) <= MIN_SIDE:
+                return None, None, need
+            fixed = self.memory_needed(*self.smallest, height, width, pixel_bytes)
+            ratio = (self.budget - fixed) / (need - fixed) if math.isfinite(need) and self.budget > fixed else 0.25
+            scale *= min(0.95, max(0.25, math.sqrt(max(ratio, 0.0))))
+
+    def segment(self, files):
+        """Result of one image: files is {'image': photo, kind: file, ...} as inputs_of gives.
+
+        Raises InputError (OverBudget when it cannot fit) naming the image.
+        """
+        image = files['image']
+        height, width, mode = common.image_size(image, 'image', WHO)
+        modes = {'image': mode}
+        for kind, path in files.items():
+            if kind in ('image', 'color'):
+                continue
+            if path.lower().endswith('.mat'):
+                modes[kind] = 'mat'
+                continue
+            *size, modes[kind] = common.image_size(path, kind, WHO)
+            if tuple(size) != (height, width):
+                raise InputError('%s is %dx%d but its %s %s is %dx%d (W x H)'
+                                 % (image, width, height, kind, path, size[1], size[0]))
+        pixel_bytes = self.pixel_bytes(modes)
+        h, w, need = self.fitting_size(height, width, pixel_bytes)
+        if h is None:
+            raise OverBudget('%s: %dx%d pixels need %s even with a %d-pixel short side, over the %s budget '
+                             '(raise --max-memory)' % (image, width, height, gib(need), MIN_SIDE, gib(self.budget)))
+        max_pixels = height * width
+        pass_inputs = {}
+        for kind, path in files.items():       # the extra modalities first, while the photo is not held
+            if kind in ('image', 'color'):
+                continue
+            reader = common.read_depth if kind == 'depth' else common.read_rgb
+            array = reader(path, kind, WHO, upright=True, max_pixels=max_pixels)
+            if array.shape[:2] != (height, width):
+                raise InputError('%s is %dx%d but its %s %s is %dx%d (W x H)'
+                                 % (image, width, height, kind, path, array.shape[1], array.shape[0]))
+            pass_inputs[kind] = _resize(array, h, w, Image.NEAREST if kind == 'depth' else Image.BILINEAR)
+            del array
+        rgb = common.read_rgb(image, 'image', WHO, upright=True, max_pixels=max_pixels)
+        if rgb.shape[:2] != (height, width):     # EXIF orientation swapped the sides
+            height, width = rgb.shape[:2]
+            h, w, need = self.fitting_size(height, width, pixel_bytes)
+            if h is None:
+                raise OverBudget('%s: %dx%d pixels do not fit in the %s budget (raise --max-memory)'
+                                 % (image, width, height, gib(self.budget)))
+        if 'color' in files:
+            pass_inputs['color'] = _resize(rgb, h, w, Image.BILINEAR)
+        labels = self.forward(pass_inputs)
+        labels = [_resize(label, height, width, Image.NEAREST) for label in labels]
+        return Result(image, rgb, labels, (h, w), need)
+
+    def forward(self, arrays):
+        """Label maps (h x w uint8, one per output) of one pass: arrays is {kind: H x W (x 3) array}."""
+        h, w = next(iter(arrays.values())).shape[:2]
+        try:
+            self._reshape(h, w)
+            for inp in self.record.inputs:
+                blob = self.net.blobs[inp.blob].data
+                c = 0
+                for m in inp.modalities:
+                    blob[0, c:c + m.channels] = common.modality_input(m.kind, arrays[m.kind], m.mean,
+                                                                      who=WHO)
+                    c += m.channels
+            self.net.forward()
+            return [self.net.blobs[out.blob].data[0].argmax(0).astype(np.uint8) for out in self.record.outputs]
+        finally:
+            self.release()
+
+
+def _resize(array, h, w, resample):
+    """An H x W (x 3) uint8 or float32 array resized to h x w with PIL (same array when already h x w)."""
+    if array.shape[:2] == (h, w):
+        return array
+    return np.asarray(Image.fromarray(array).resize((w, h), resample))
+
+
+def write_outputs(result, out_dir, base, record, palettes=None):
+    """Write <base><suffix>.png (palette label map) and <base><suffix>_overlay.jpg (with a legend of the
+    classes present) for every output; each file appears whole or not at all. Returns the paths.
+
+    The overlay tints every class but void; class 0 too, unless the classes file calls it background."""
+    written = []
+    for k, (out, label) in enumerate(zip(record.outputs, result.labels)):
+        palette = palettes[k] if palettes else out.palette_colors()
+        names = out.class_names() if out.classes else []
+        stem = os.path.join(out_dir, base + out.suffix)
+        _atomic(stem + '.png', vis.save_label_png, label, palette, format='PNG')
+        present = [c for c in vis.classes_present(label) if c != common.VOID]
+        entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c]) for c in present]
+        ignore = (0, common.VOID) if names[:1] == ['background'] else (common.VOID,)
+        im = vis.overlay_image(result.rgb, label, ignore=ignore, palette=palette)
+        vis.draw_legend(im, entries)
+        _atomic(stem + '_overlay.jpg', im.save, format='JPEG', quality=92)
+        del im
+        written += [stem + '.png', stem + '_overlay.jpg']
+    return written
+
+
+def _atomic(path, save, *args, **kwargs):
+    """save(path + '.part', *args, **kwargs), then the rename that makes it path: never a half-written file."""
+    part = path + '.part'
+    try:
+        save(part, *args, **kwargs)
+        os.replace(part, path)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
+
+
+# -- for scripts that segment one RGB image with a VOC-style net -----------------------------------------
+
+
+def load_rgb(path):
+    """An image file as H x W x 3 uint8 RGB, upright, by the one reading policy (layers.common.read_rgb)."""
+    return common.read_rgb(os.fspath(path), 'image', WHO, upright=True)
+
+
+def segment(net, rgb, mean=records.ILSVRC_MEAN, score='score', data='data'):
+    """Label map (H x W uint8) of one RGB image through a single-input net (mean in BGR order)."""
+    x = common.modality_input('color', rgb, np.asarray(mean), who=WHO)
+    blob = net.blobs[data]
+    blob.reshape(1, *x.shape)
+    net.reshape()
+    blob.data[0] = x
+    net.forward()
+    return net.blobs[score].data[0].argmax(0).astype(np.uint8)
