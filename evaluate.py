@@ -21,9 +21,12 @@ def main(argv=None):
     ap.add_argument('--limit', type=cli.positive_int, help='score only the first N images')
     ap.add_argument('--save', help='folder for the predicted label PNGs')
     ap.add_argument('--gpu', type=cli.device_id, help='CUDA device id (CPU when omitted)')
+    ap.add_argument('--allow-partial', action='store_true',
+                    help='score even with a caffemodel that sets none of the net\'s layers (they keep their fillers)')
     args = ap.parse_args(argv)
     training.set_device(args.gpu)
-    ev = evaluation.evaluate(args.net, weights=args.weights, val=args.val, limit=args.limit, save=args.save)
+    ev = evaluation.evaluate(args.net, weights=args.weights, val=args.val, limit=args.limit, save=args.save,
+                             allow_partial=args.allow_partial, log=lambda line: print(line, file=sys.stderr))
     print(evaluation.report(ev))
     return 0
 

@@ -14,7 +14,8 @@ import sys
 
 import numpy as np
 
-from fcn import cli, paths, training
+from fcn import cli, paths
+from fcn.weights import check as check_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError
 from models import records
 # Largest difference allowed, over the largest score: the engine's own forward tolerance against
@@ -37,13 +38,18 @@ def engine():
     return torchcaffe, onnx_export
 
 
-def load_deploy(net_name, weights):
-    """The deploy net of a net (name, alias or folder) with its weights, and its record."""
+def load_deploy(net_name, weights, allow_partial=False):
+    """The deploy net of a net (name, alias or folder) with its weights, its record, and warnings about
+    the weights (fcn.weights.check)."""
     caffe, _ = engine()
     rec = records.get(net_name)
     if not os.path.exists(rec.deploy):
         raise FCNError('no deploy net for %r (looked for %s)' % (net_name, rec.deploy))
-    return caffe.Net(rec.deploy, caffe.TEST, weights=training.weights_file(rec.name, weights)), rec
+    path = locate_weights(rec.name, weights)
+    net = caffe.Net(rec.deploy, caffe.TEST)
+    warnings = check_weights(net, path, allow_partial)
+    net.copy_from(path)
+    return net, rec, warnings
 
 
 def resize_inputs(net, height=None, width=None):
@@ -93,9 +99,13 @@ def main(argv=None):
     ap.add_argument('--out', help='the .onnx file to write (default out/onnx/<net>.onnx)')
     ap.add_argument('--opset', type=int, help="ONNX opset version (default: the exporter's)")
     ap.add_argument('--seed', type=int, default=0, help='seed of the random input the check runs on')
+    ap.add_argument('--allow-partial', action='store_true',
+                    help='export even with a caffemodel that sets none of the net\'s layers (they keep their fillers)')
     args = ap.parse_args(argv)
     caffe, onnx_export = engine()
-    net, rec = load_deploy(args.net, args.weights)
+    net, rec, warnings = load_deploy(args.net, args.weights, args.allow_partial)
+    for warning in warnings:
+        print('warning: ' + warning, file=sys.stderr)
     name = rec.name
     out = args.out or os.path.join(paths.OUT, 'onnx', name + '.onnx')
     prepare_output(out)

@@ -15,6 +15,7 @@ import score
 import vis
 from backend import caffe
 from fcn import training
+from fcn.weights import check as check_weights, locate as locate_weights
 from fcn.errors import MissingFile
 from models import records
 
@@ -29,13 +30,14 @@ class Evaluation:
     partial: bool
 
 
-def evaluate(name, weights=None, val=None, limit=None, save=None):
+def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=False, log=print):
     """Score `name` (net name, alias or folder) with `weights` (default weights/<net>.caffemodel) on
     its val split (or the ids file `val`), the first `limit` images when given.  With `save`,
     each head's predictions are written there as palette PNGs <id><suffix>.png.  Raises
-    MissingFile for missing weights, split or val net."""
+    MissingFile for missing weights, split or val net, WeightsMismatch for a caffemodel that sets
+    none of the net's layers (unless allow_partial); a partial one is a warning through `log`."""
     rec = records.get(name)
-    path = training.weights_file(rec.name, weights)
+    path = locate_weights(rec.name, weights)
     ids = training.val_ids(rec, val)
     if not ids:
         raise MissingFile('%s has no validation split in its record; give one with --val' % rec.name)
@@ -44,7 +46,10 @@ def evaluate(name, weights=None, val=None, limit=None, save=None):
     proto = rec.prototxt(rec.val_net) if rec.val_net else ''
     if not os.path.isfile(proto):
         raise MissingFile('%s has no val or test prototxt (record val_net %r)' % (rec.folder, rec.val_net))
-    net = caffe.Net(proto, caffe.TEST, weights=path)
+    net = caffe.Net(proto, caffe.TEST)
+    for warning in check_weights(net, path, allow_partial):
+        log('warning: ' + warning)
+    net.copy_from(path)
     hists = {}
     if save:
         os.makedirs(save, exist_ok=True)

@@ -32,7 +32,8 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import cli, download, paths
+from fcn import cli, paths
+from fcn.weights import check as check_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
 
@@ -141,17 +142,6 @@ def final_weights(name):
     return None if snap is None else model_of(snap[1])
 
 
-def weights_file(name, given=None):
-    """The caffemodel to load: `given`, else weights/<name>.caffemodel; MissingFile when absent."""
-    path = given or paths.weights_path(name)
-    if not os.path.exists(path):
-        fetch = None if given else download.hint(name)
-        todo = ('run `%s` to download it, or give the file with --weights' % fetch if fetch else
-                'give the file with --weights' if not given else 'check the path')
-        raise MissingFile('missing weights %s: %s' % (path, todo))
-    return path
-
-
 # -- initialization -----------------------------------------------------------------------
 def trained_weights(rec, source):
     """The weights of net `source` that `rec` starts from: its training run's newest snapshot, else
@@ -170,17 +160,19 @@ def sources(rec):
     return [source] if kind == 'net' else [net for _, net in rec.init_streams]
 
 
-def initialize(solver, rec, weights=None, log=print):
-    """Initial weights from `weights`, else as the record says (classifier transplant, the coarser
-    net's or the streams' trained weights, or the fillers); then bilinear interp surgery on the 'up'
-    layers."""
-    if weights:
-        solver.net.copy_from(weights)
+def initialize(solver, rec, init_weights=None, log=print):
+    """Initial weights from the caffemodel `init_weights`, else as the record says (classifier
+    transplant, the coarser net's or the streams' trained weights, or the fillers); then bilinear
+    interp surgery on the 'up' layers."""
+    if init_weights:
+        for warning in check_weights(solver.net, locate_weights(rec.name, init_weights), allow_partial=True):
+            log('warning: ' + warning)
+        solver.net.copy_from(init_weights)
     else:
         kind, source = rec.init
         if kind == 'classifier':
             proto = os.path.join(paths.MODELS, 'ilsvrc', source, 'deploy.prototxt')
-            base = caffe.Net(proto, caffe.TEST, weights=weights_file(source))
+            base = caffe.Net(proto, caffe.TEST, weights=locate_weights(source))
             surgery.transplant(solver.net, base)
             for new_layer, layer in rec.init_expand:
                 surgery.expand_input(solver.net, new_layer, base, layer)

@@ -64,7 +64,7 @@ def test_writes_a_model_at_the_size_asked_for_and_checks_it(tiny_net, tmp_path, 
 
 def test_the_check_catches_a_model_that_differs(tiny_net, tmp_path):
     folder, weights = tiny_net
-    net, _ = export_onnx.load_deploy(folder, weights)
+    net, _, _ = export_onnx.load_deploy(folder, weights)
     export_onnx.resize_inputs(net, 12, 12)
     path = export_onnx.engine()[1].export(net, tmp_path / 'tiny.onnx')
     assert export_onnx.check(net, path)['score']['ok']
@@ -75,7 +75,7 @@ def test_the_check_catches_a_model_that_differs(tiny_net, tmp_path):
 
 @pytest.mark.parametrize('case,message', [
     ('no-net', "no net '"),
-    ('no-weights', 'missing weights'),
+    ('no-weights', 'does not exist'),
     ('out-is-folder', 'it is a folder'),
     ('out-under-a-file', 'is a file, not a folder'),
     ('bad-size', 'argument --width: 0 is not positive'),
