@@ -234,6 +234,12 @@ GOOGLENET_INCEPTIONS = (
     ('inception_5a', 256, 160, 320, 32, 128, 128),
     ('inception_5b', 384, 192, 384, 48, 128, 128),
 )
+# Input pixel x lies at upscore pixel x + 98 in an FCN-GoogLeNet: conv1/7x7_s2 (pad 100) and the
+# four 3x3 stride-2 poolings together map x to x/32 + 67/32, the inceptions and the 1x1 score keep
+# coordinates, and upscore (kernel 63, stride 32) maps y to 32y + 31.  Stated because pycaffe's
+# coord_map stops at the inceptions' Concat; torchcaffe's, which passes Concat, derives the same
+# offset (tests/models/test_nets.py).
+GOOGLENET_CROP_OFFSET = 98
 # stride-2 max pooling after these modules
 GOOGLENET_POOLS = {'inception_3b': 'pool3/3x3_s2', 'inception_4e': 'pool4/3x3_s2'}
 

@@ -78,7 +78,7 @@ def _skip(n, up, pool, name, nout, rename, scale):
     return n['fuse_' + name]
 
 
-def head(n, feat, nout, stride, rename='', scales=None, up_ks=None):
+def head(n, feat, nout, stride, rename='', scales=None, up_ks=None, crop_offset=None):
     """The FCN-<stride>s scoring head over `feat`, cropped to n.data as n.score; the layers with
     class-count-shaped weights carry the suffix `rename`."""
     r, scales = rename, scales or {}
@@ -97,7 +97,7 @@ def head(n, feat, nout, stride, rename='', scales=None, up_ks=None):
             fuse = _skip(n, n['upscore_pool4' + r], n.pool3, 'pool3', nout, r, scales.get('pool3'))
             n['upscore8' + r] = C.upsample(fuse, nout, 8)
             up = n['upscore8' + r]
-    n.score = C.crop(up, n.data)
+    n.score = C.crop(up, n.data, crop_offset)
     return n.score
 
 
@@ -120,7 +120,7 @@ def body(spec):
             if train:
                 n['inception_5b/drop'] = C.dropout(feat, 0.4)
                 feat = n['inception_5b/drop']
-            head(n, feat, nout, 32, rename, up_ks=63)
+            head(n, feat, nout, 32, rename, up_ks=63, crop_offset=C.GOOGLENET_CROP_OFFSET)
     return build
 
 

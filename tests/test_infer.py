@@ -234,6 +234,7 @@ def test_an_image_no_budget_can_hold_is_skipped_with_a_message(tiny_net, tmp_pat
     assert 'skipped' in err and 'budget' in err and not (out / 'voc-2007_000129.png').exists()
 
 
+@pytest.mark.torchcaffe_only    # lazy allocation and its limit are the engine's
 def test_memory_estimate_grows_with_the_pixels_and_allocates_nothing(tiny_net):
     folder, weights = tiny_net
     seg = segmenter(folder, weights)
@@ -259,6 +260,7 @@ def test_a_decompression_bomb_is_refused_before_decoding_without_pil_warnings(ti
     assert not any('Decompression' in line for line in lines)
 
 
+@pytest.mark.torchcaffe_only    # lazy allocation and its limit are the engine's
 def test_a_huge_image_is_sized_to_the_budget_without_allocating_even_past_the_engine_limit(tiny_net, monkeypatch):
     import torchcaffe.blob
     folder, weights = tiny_net

@@ -9,12 +9,9 @@ Run `python models/voc-fcn-googlenet/net.py` to rewrite them.
 """
 from models import common as C
 
-# Input pixel x lies at upscore pixel x + 98: conv1/7x7_s2 (pad 100) and the four 3x3
-# stride-2 poolings together map x to x/32 + 67/32, the inceptions and the 1x1 score keep
-# coordinates, and upscore (kernel 63, stride 32) maps y to 32y + 31.  Stated here because
-# pycaffe's coord_map stops at the inceptions' Concat; torchcaffe's, which passes Concat,
-# derives the same offset (tests/models/test_nets.py).
-CROP_OFFSET = 98
+# The final crop's offset is stated (C.GOOGLENET_CROP_OFFSET): pycaffe's coord_map stops at the
+# inceptions' Concat.
+CROP_OFFSET = C.GOOGLENET_CROP_OFFSET
 
 
 def body(n, train):
