@@ -45,8 +45,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WHEELS = os.path.join(ROOT, 'gpu-wheels')
 # Seconds each step may take: on the GPU they add up to the 8 minutes the whole check has. On the CPU the
 # bench's VOC nets cost a minute whatever the size (initializing 57M weights several times over).
-LIMITS_S = {'wheels': 30, 'env': 15, 'test-gpu': 60, 'nccl': 40, 'infer': 35, 'demo': 90,
-            'bench-voc-fcn8s': 150, 'bench-voc-fcn-alexnet': 60}
+LIMITS_S = {'wheels': 45, 'env': 15, 'test-gpu': 75, 'nccl': 40, 'infer': 35, 'demo': 80,
+            'bench-voc-fcn8s': 140, 'bench-voc-fcn-alexnet': 50}
 DRY_LIMITS_S = {'wheels': 60, 'env': 30, 'test-gpu': 120, 'nccl': 90, 'infer': 60, 'demo': 90,
                 'bench-voc-fcn-alexnet': 240}
 BUDGET_S = sum(LIMITS_S.values())
@@ -59,8 +59,8 @@ REQUIREMENTS = [('numpy', 'numpy>=1.24'), ('scipy', 'scipy>=1.10'), ('PIL', 'pil
                 ('torchcaffe.proto.caffe_pb2', 'protobuf>=7.35.1,<8'), ('tqdm', 'tqdm>=4.60'),
                 ('matplotlib', 'matplotlib>=3.7'), ('contourpy', 'contourpy'), ('cycler', 'cycler'),
                 ('fontTools', 'fonttools'), ('kiwisolver', 'kiwisolver'), ('pyparsing', 'pyparsing'),
-                ('dateutil', 'python-dateutil'), ('packaging', 'packaging'), ('pytest', 'pytest>=7'),
-                ('pluggy', 'pluggy'), ('iniconfig', 'iniconfig'), ('pygments', 'pygments')]
+                ('dateutil', 'python-dateutil'), ('tzdata', 'tzdata'), ('packaging', 'packaging'),
+                ('pytest', 'pytest>=7'), ('pluggy', 'pluggy'), ('iniconfig', 'iniconfig'), ('pygments', 'pygments')]
 WHEEL_PLATFORM = ['--only-binary=:all:', '--python-version', '3.12', '--implementation', 'cp', '--abi', 'cp312',
                   '--platform', 'manylinux2014_x86_64', '--platform', 'manylinux_2_17_x86_64',
                   '--platform', 'manylinux_2_28_x86_64']
@@ -87,7 +87,7 @@ def run_step(step, out, seconds_left, env=None):
     """Run one step's commands, output to <out>/<name>.log; returns its summary entry."""
     entry = {'name': step.name, 'log': step.name + '.log', 'limit_s': step.limit_s}
     limit = min(step.limit_s, seconds_left)
-    if limit < 5:
+    if seconds_left < 5:
         entry.update(status='skipped', reason='the overall deadline has passed', wall_s=0.0)
         return entry
     start = time.time()
@@ -168,14 +168,15 @@ def collect_bench(name):
         with open(os.path.join(out, name + '.md')) as f:
             text = f.read()
         targets = text.split('## Targets')[1].split('\n## ')[0] if '## Targets' in text else ''
-        return {'report': name + '.md', 'targets': [line[2:] for line in targets.splitlines() if line.startswith('- ')]}
+        return {'report': name + '.md', 'targets': [line[2:] if line.startswith('- ') else line
+                                                    for line in targets.splitlines() if line.strip()]}
     return collect
 
 
 def steps(args, scratch):
     """The check's steps, at full size on the GPU or at toy size on the CPU (args.dry)."""
     dry = args.dry
-    gpu = [] if dry else ['--gpu', args.gpu]
+    gpu = [] if dry else ['--gpu', str(args.gpu)]
     device = 'cpu' if dry else str(args.gpu)
     ranks = 2 if dry else max(1, min(2, args.gpus))
     nccl = os.path.join(args.out, 'nccl')
@@ -183,7 +184,7 @@ def steps(args, scratch):
     images = os.path.join(scratch, 'images')
     weights = os.path.join(scratch, 'infer.caffemodel')
     infer_net = 'shapes-fcn8s' if dry else 'voc-fcn8s'
-    sizes = ['64x48', '160x120', '400x300'] if dry else ['500x375', '500x500', '2000x1500', '8000x6000']
+    sizes = ['64x48', '160x120', '400x300'] if dry else ['500x375', '500x500', '2000x1500', '6000x4500']
     infer = [sys.executable, 'infer.py', images, '--net', infer_net, '--weights', weights] + gpu
     demo = [sys.executable, 'demo.py', '--fresh', '--out-dir', os.path.join(args.out, 'demo')] + gpu
     demo += ['--quick'] if dry else ['--test-interval', '100']
@@ -192,18 +193,20 @@ def steps(args, scratch):
         if dry else ['--reps', '20', '--warmup', '5', '--train-steps', '30', '--sizes', '500x500', '500x375'] + gpu
     one_thread = {'OMP_NUM_THREADS': '1'} if dry else {}
     limit = DRY_LIMITS_S if dry else LIMITS_S
+    pytest = [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'] + TEST_GPU_FILES
+    train = [this('--child', 'train', os.path.join(nccl, 'single'), device),
+             torchrun + ['-m', 'benchmarks.gpu_check', '--child', 'train', os.path.join(nccl, 'ranks'), device]]
     found = [
-        Step('wheels', [this('--child', 'wheels', WHEELS, args.site)], limit['wheels'], None, collect_results('wheels')),
-        Step('env', [this('--child', 'env', os.path.join(args.out, 'env.json'))], limit['env'], None, collect_results('env')),
-        Step('test-gpu', [[sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'] + TEST_GPU_FILES], limit['test-gpu'],
-             {} if dry else {'TORCHCAFFE_TEST_GPU': '1'}, collect_pytest),
-        Step('nccl', [this('--child', 'nccl-data', nccl, ranks, 'dry' if dry else 'full'),
-                      this('--child', 'train', os.path.join(nccl, 'single'), device),
-                      torchrun + ['-m', 'benchmarks.gpu_check', '--child', 'train', os.path.join(nccl, 'ranks'), device],
-                      this('--child', 'compare', nccl)], limit['nccl'], one_thread, collect_results('nccl')),
+        Step('wheels', [this('--child', 'wheels', WHEELS, args.site)], limit['wheels'], None,
+             collect_results('wheels')),
+        Step('env', [this('--child', 'env', os.path.join(args.out, 'env.json'))], limit['env'], None,
+             collect_results('env')),
+        Step('test-gpu', [pytest], limit['test-gpu'], {} if dry else {'TORCHCAFFE_TEST_GPU': '1'}, collect_pytest),
+        Step('nccl', [this('--child', 'nccl-data', nccl, ranks, 'dry' if dry else 'full')] + train
+             + [this('--child', 'compare', nccl)], limit['nccl'], one_thread, collect_results('nccl')),
         Step('infer', [this('--child', 'infer-inputs', infer_net, weights, images, *sizes),
                        infer + ['--out', os.path.join(scratch, 'labels')],
-                       infer + ['--out', os.path.join(scratch, 'labels-budget'), '--max-memory', '0.02' if dry else '2']],
+                       infer + ['--out', os.path.join(scratch, 'scaled'), '--max-memory', '0.02' if dry else '2']],
              limit['infer'], one_thread, collect_results('infer')),
         Step('demo', shapes_data + [demo], limit['demo'], one_thread, collect_demo),
     ]
@@ -234,9 +237,9 @@ def child_wheels(wheels, site):
     if missing and not glob.glob(os.path.join(wheels, '*.whl')):
         raise GpuCheckError('missing %s and no wheels in %s: run `make gpu-wheels` where a package registry '
                             'answers and bring gpu-wheels/ along' % (', '.join(missing), wheels))
-    if missing:
-        subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-index', '--no-deps', '--upgrade',
-                        '--find-links', wheels, '--target', site] + missing, check=True)
+    if missing and subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-index', '--no-deps',
+                                   '--upgrade', '--find-links', wheels, '--target', site] + missing).returncode:
+        raise GpuCheckError('pip could not install %s from %s' % (' '.join(missing), wheels))
     still = missing_requirements()
     print('RESULT ' + json.dumps({'installed': missing, 'still_missing': still}))
     if still:
@@ -399,8 +402,9 @@ def write_summary(out, summary):
 def download_wheels(names):
     """pip download the wheels for Python 3.12 on x86-64 Linux into gpu-wheels/ (all REQUIREMENTS, or names)."""
     reqs = names or [req for _, req in REQUIREMENTS]
-    subprocess.run([sys.executable, '-m', 'pip', 'download', '--quiet', '--no-deps', '-d', WHEELS] + WHEEL_PLATFORM
-                   + reqs, check=True)
+    if subprocess.run([sys.executable, '-m', 'pip', 'download', '--quiet', '--no-deps', '-d', WHEELS]
+                      + WHEEL_PLATFORM + reqs).returncode:
+        raise GpuCheckError('pip could not download %s' % ' '.join(reqs))
     total = sum(os.path.getsize(p) for p in glob.glob(os.path.join(WHEELS, '*.whl')))
     print('%s: %d wheels, %.1f MiB' % (WHEELS, len(glob.glob(os.path.join(WHEELS, '*.whl'))), total / 2 ** 20))
 
@@ -426,7 +430,7 @@ def main(argv=None):
         if args.probe:
             return print(' '.join(missing_requirements()) or 'nothing missing')
         return check(args)
-    except (GpuCheckError, subprocess.CalledProcessError) as e:
+    except GpuCheckError as e:
         sys.exit('gpu-check: %s' % e)
 
 
