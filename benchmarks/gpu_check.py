@@ -12,7 +12,7 @@ next one runs. The steps:
 
 - wheels: packages this interpreter lacks are installed from gpu-wheels/ (made
   by `make gpu-wheels` on a machine with a package registry) into
-  gpu-wheels/site, which every later step has on its PYTHONPATH;
+  gpu-wheels/site-py3.12 (for Python 3.12), on every later step's PYTHONPATH;
 - env: device, torch, CUDA, cuDNN, NCCL and Python versions, the package list;
 - test-gpu: the golden cases, the Caffe-trained LeNet, blob host copies and
   fast mode (what `make test-gpu` runs) in GPU mode;
@@ -27,6 +27,7 @@ next one runs. The steps:
   image an iteration; each writes <out>/bench-<net>.md.
 
 With --dry every step runs at toy size on the CPU (gloo in place of NCCL).
+Training snapshots are removed at the end; everything else stays in the folder.
 """
 import argparse
 import csv
@@ -55,8 +56,9 @@ TARGET_IU = 0.80
 
 # What the steps import, as (module, requirement of gpu-wheels/): the project's run-time needs and
 # their dependencies, without torch (the GPU machine's own build) and without the ONNX packages.
+# Protobuf is checked by running the generated module, which refuses a runtime older than it needs.
 REQUIREMENTS = [('numpy', 'numpy>=1.24'), ('scipy', 'scipy>=1.10'), ('PIL', 'pillow>=10'),
-                ('torchcaffe.proto.caffe_pb2', 'protobuf>=7.35.1,<8'), ('tqdm', 'tqdm>=4.60'),
+                ('torchcaffe/proto/caffe_pb2.py', 'protobuf>=7.35.1,<8'), ('tqdm', 'tqdm>=4.60'),
                 ('matplotlib', 'matplotlib>=3.7'), ('contourpy', 'contourpy'), ('cycler', 'cycler'),
                 ('fontTools', 'fonttools'), ('kiwisolver', 'kiwisolver'), ('pyparsing', 'pyparsing'),
                 ('dateutil', 'python-dateutil'), ('tzdata', 'tzdata'), ('packaging', 'packaging'),
@@ -88,7 +90,9 @@ def run_step(step, out, seconds_left, env=None):
     entry = {'name': step.name, 'log': step.name + '.log', 'limit_s': step.limit_s}
     limit = min(step.limit_s, seconds_left)
     if seconds_left < 5:
-        entry.update(status='skipped', reason='the overall deadline has passed', wall_s=0.0)
+        entry.update(status='skipped', reason='the overall deadline had passed', wall_s=0.0)
+        with open(os.path.join(out, entry['log']), 'w') as log:
+            log.write('[gpu-check] skipped: the overall deadline had passed\n')
         return entry
     start = time.time()
     status, rc = 'ok', 0
@@ -222,9 +226,9 @@ def steps(args, scratch):
 
 
 def importable(module):
-    """Whether a fresh interpreter imports module (run from the repository, with this PYTHONPATH)."""
-    return subprocess.run([sys.executable, '-c', 'import ' + module], cwd=ROOT,
-                          capture_output=True).returncode == 0
+    """Whether a fresh interpreter imports module, or runs a .py file (from the repository, this PYTHONPATH)."""
+    code = 'import runpy; runpy.run_path(%r)' % module if module.endswith('.py') else 'import ' + module
+    return subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True).returncode == 0
 
 
 def missing_requirements():
@@ -392,7 +396,7 @@ def write_summary(out, summary):
             lines += ['', '## %s' % e['name'], '']
             for key, value in e['results'].items():
                 if isinstance(value, list):
-                    lines += ['- %s:' % key] + ['  - %s' % v for v in value]
+                    lines += ['- %s:%s' % (key, '' if value else ' none')] + ['  - %s' % v for v in value]
                 else:
                     lines.append('- %s: %s' % (key, value))
     with open(os.path.join(out, 'summary.md'), 'w') as f:
@@ -437,7 +441,7 @@ def main(argv=None):
 def check(args):
     """Run the steps into args.out and write the summary; returns the summary."""
     args.out = os.path.abspath(args.out)
-    args.site = os.path.join(WHEELS, 'site')
+    args.site = os.path.join(WHEELS, 'site-py%d.%d' % sys.version_info[:2])   # binaries of this Python only
     args.gpus = 0
     if not args.dry:
         import torch
@@ -446,7 +450,8 @@ def check(args):
             raise GpuCheckError('no CUDA device here: run with --dry for the CPU rehearsal')
     os.makedirs(args.out, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix='gpu-check-')   # big inputs (weights, images) that need not come back
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, args.site] + [os.environ.get('PYTHONPATH', '')]))
+    paths = [ROOT, args.site] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     todo = [s for s in steps(args, scratch) if not args.only or s.name in args.only]
     budget = args.budget or (DRY_BUDGET_S if args.dry else BUDGET_S)
     summary = {'dry': args.dry, 'started': time.strftime('%Y-%m-%d %H:%M:%S %Z'), 'budget_s': budget}
@@ -455,6 +460,8 @@ def check(args):
         summary['steps'] = run_steps(todo, args.out, budget, env)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    for snapshots in glob.glob(os.path.join(args.out, '**', 'snapshots'), recursive=True):
+        shutil.rmtree(snapshots)       # the bulk of the folder (the demo's is 75 MB), and no figure of the check
     summary['wall_s'] = round(time.time() - start, 1)
     write_summary(args.out, summary)
     print('[gpu-check] %s' % os.path.join(args.out, 'summary.md'))
