@@ -225,14 +225,24 @@ def steps(args, scratch):
 # -- the children (run as `python -m benchmarks.gpu_check --child NAME ...`) -----------
 
 
-def importable(module):
-    """Whether a fresh interpreter imports module, or runs a .py file (from the repository, this PYTHONPATH)."""
-    code = 'import runpy; runpy.run_path(%r)' % module if module.endswith('.py') else 'import ' + module
-    return subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True).returncode == 0
+# Run in a fresh interpreter: prints "<module> ok" for each module it imports (a .py file: runs).
+PROBE = """
+import importlib, runpy, sys
+for module in sys.argv[1:]:
+    try:
+        runpy.run_path(module) if module.endswith('.py') else importlib.import_module(module)
+        print(module, 'ok', flush=True)
+    except Exception:
+        pass
+"""
 
 
 def missing_requirements():
-    return [req for module, req in REQUIREMENTS if not importable(module)]
+    """The requirements whose module a fresh interpreter (in the repository, this PYTHONPATH) cannot import."""
+    proc = subprocess.run([sys.executable, '-c', PROBE] + [m for m, _ in REQUIREMENTS], cwd=ROOT,
+                          capture_output=True, text=True)
+    found = {line.split()[0] for line in proc.stdout.splitlines() if line.endswith(' ok')}
+    return [req for module, req in REQUIREMENTS if module not in found]
 
 
 def child_wheels(wheels, site):

@@ -4,6 +4,8 @@ import argparse
 import json
 import sys
 
+import pytest
+
 from benchmarks import gpu_check
 from benchmarks.gpu_check import Step
 
@@ -74,3 +76,10 @@ def test_the_gpu_plan_fits_8_minutes_and_asks_for_the_gpu_everywhere(tmp_path):
         assert any(cmd[cmd.index('--gpu') + 1] == '0' for cmd in plan[name].commands if '--gpu' in cmd), name
     bench = plan['bench-voc-fcn8s'].commands[0]
     assert bench[bench.index('--sizes') + 1:][:2] == ['500x500', '500x375'] and '--modes' not in bench
+
+
+def test_the_wheels_step_names_what_is_missing_when_no_wheels_came_along(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_check, 'REQUIREMENTS', [('numpy', 'numpy>=1.24'), ('no_such_module_here', 'no-such>=1')])
+    assert gpu_check.missing_requirements() == ['no-such>=1']
+    with pytest.raises(gpu_check.GpuCheckError, match='missing no-such>=1 and no wheels in'):
+        gpu_check.child_wheels(str(tmp_path / 'wheels'), str(tmp_path / 'site'))
