@@ -453,7 +453,7 @@ def main(argv=None):
 
 
 def check(args):
-    """Run the steps into args.out and write the summary; returns the summary."""
+    """Run the steps into args.out and write the summary; returns it, or raises when a step was not ok."""
     args.out = os.path.abspath(args.out)
     args.site = os.path.join(WHEELS, 'site-py%d.%d' % sys.version_info[:2])   # binaries of this Python only
     args.gpus = 0
@@ -467,7 +467,7 @@ def check(args):
     paths = [ROOT, args.site] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     todo = [s for s in steps(args, scratch) if not args.only or s.name in args.only]
-    budget = args.budget or (DRY_BUDGET_S if args.dry else BUDGET_S)
+    budget = args.budget if args.budget is not None else DRY_BUDGET_S if args.dry else BUDGET_S
     summary = {'dry': args.dry, 'started': time.strftime('%Y-%m-%d %H:%M:%S %Z'), 'budget_s': budget}
     start = time.time()
     try:
@@ -479,6 +479,10 @@ def check(args):
     summary['wall_s'] = round(time.time() - start, 1)
     write_summary(args.out, summary)
     print('[gpu-check] %s' % os.path.join(args.out, 'summary.md'))
+    bad = [e['name'] for e in summary['steps'] if e['status'] != 'ok']
+    if bad:
+        raise GpuCheckError('%d of %d steps not ok (%s): see %s' % (len(bad), len(summary['steps']), ', '.join(bad),
+                                                                    os.path.join(args.out, 'summary.md')))
     return summary
 
 

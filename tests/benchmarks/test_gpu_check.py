@@ -86,3 +86,9 @@ def test_the_wheels_step_names_what_is_missing_when_no_wheels_came_along(tmp_pat
     assert gpu_check.missing_requirements() == ['no-such>=1']
     with pytest.raises(gpu_check.GpuCheckError, match='missing no-such>=1 and no wheels in'):
         gpu_check.child_wheels(str(tmp_path / 'wheels'), str(tmp_path / 'site'))
+
+
+def test_the_check_exits_non_zero_naming_the_steps_not_ok_after_writing_the_summary(tmp_path):
+    with pytest.raises(SystemExit, match=r'1 of 1 steps not ok \(env\)'):
+        gpu_check.main(['--dry', '--out', str(tmp_path), '--only', 'env', '--budget', '0'])
+    assert json.loads((tmp_path / 'summary.json').read_text())['steps'][0]['status'] == 'skipped'
