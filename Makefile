@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
 
-.PHONY: setup test test-gpu golden proto nets demo train bench weights clean
+.PHONY: setup test test-gpu gpu-check gpu-wheels golden proto nets demo train bench weights clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,19 @@ test:
 test-gpu:
 	TORCHCAFFE_TEST_GPU=1 $(PY) -m pytest tests/torchcaffe/test_golden.py tests/torchcaffe/test_blob.py \
 		tests/torchcaffe/test_real_model.py tests/torchcaffe/test_fast_mode.py
+
+# make gpu-check [GPU_OUT=dir] [DRY=1]: on a CUDA machine, every GPU path run and measured into GPU_OUT
+# (tests, bench, demo, NCCL, infer.py) within 8 minutes; a failed step is recorded and the rest still run.
+# DRY=1 runs every step at toy size on the CPU. Uses .venv when there is one, else python3 (a GPU image).
+GPU_OUT ?= out/gpu-check
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	$(GPU_PYTHON) -m benchmarks.gpu_check --out $(GPU_OUT) $(if $(DRY),--dry)
+
+# Wheels (Python 3.12, x86-64 Linux) of what gpu-check needs besides torch, into gpu-wheels/ for a GPU machine
+# without a package registry; GPU_WHEELS='protobuf tqdm' fetches only those (what `--probe` said is missing).
+gpu-wheels:
+	$(PY) -m benchmarks.gpu_check --download-wheels $(GPU_WHEELS)
 
 # Check the engine against every case Caffe computed (../shared/caffe-golden), on a scratch copy
 # because the solver cases write snapshots where they run.

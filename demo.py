@@ -23,7 +23,6 @@ from the newest snapshot when run again.  The last line printed is
 `mean IU <fraction>` on the held-out split, scored from the predictions
 evaluate.py saved.
 """
-import argparse
 import glob
 import importlib.util
 import os
@@ -101,12 +100,16 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=1,
                     help='CPU threads for torch (default 1: on 2 idle cores a second thread trains about '
                     '1.4x faster, but several times slower when another process is using the cores)')
-    ap.add_argument('--gpu', type=int, help='CUDA device id (CPU when omitted)')
+    ap.add_argument('--gpu', type=cli.device_id, help='CUDA device id (CPU when omitted)')
+    ap.add_argument('--out', help='folder for the training run and the demo\'s outputs (default out/<net>)')
+    ap.add_argument('--test-interval', type=cli.positive_int,
+                    help='iterations between seg tests (default %d; %d with --quick)'
+                    % (FULL['test_interval'], QUICK['test_interval']))
     args = ap.parse_args(argv)
 
     cfg = QUICK if args.quick else FULL
     name = NAME + '-quick' if args.quick else NAME
-    odir = paths.out_dir(name)
+    odir = os.path.abspath(args.out) if args.out else paths.out_dir(name)
     data_dir = os.path.join(odir, 'data') if args.quick else DEFAULT_DATA
     models_dir = os.path.join(odir, 'models') if args.quick else paths.MODELS
     net_dir = os.path.join(models_dir, name)
@@ -134,12 +137,13 @@ def main(argv=None):
               % (rel(net_dir), NAME, ' '.join(CREATE)))
     rec = records.get(net_dir)
     val_list = paths.data_path(rec.val_ids)
+    interval = args.test_interval or cfg['test_interval']
     t_data = time.time() - t0
 
     # 3. train, resuming unless --fresh
     if args.fresh:
         clear_run(odir)
-    step(['solve.py', net, '--test-interval', str(cfg['test_interval']), '--val', val_list] + gpu, env)
+    step(['solve.py', net, '--test-interval', str(interval), '--out', odir] + gpu, env)
     snaps = glob.glob(os.path.join(odir, 'snapshots', 'train_iter_*.caffemodel'))
     if not snaps:
         raise DemoError('training wrote no snapshot into %s' % rel(os.path.join(odir, 'snapshots')))
@@ -148,7 +152,7 @@ def main(argv=None):
 
     # 4. score the held-out split: evaluate.py saves its predictions, scored here against the labels
     segs = os.path.join(odir, 'demo', 'val')
-    step(['evaluate.py', net, '--weights', weights, '--val', val_list, '--save', segs] + gpu, env)
+    step(['evaluate.py', net, '--weights', weights, '--save', segs] + gpu, env)
     with open(val_list) as f:
         ids = [line.strip() for line in f if line.strip()]
     names = rec.outputs[0].class_names()
