@@ -80,7 +80,7 @@ def randomize(net, seed=0):
 def flops(net):
     """Multiply-adds x 2 of the convolutions, deconvolutions and inner products of one forward."""
     total = 0
-    for name, layer in zip(net._layer_names, net.layers):
+    for name, layer in net.layer_dict.items():
         if layer.type not in ('Convolution', 'Deconvolution', 'InnerProduct'):
             continue
         weights = net.params[name][0].count
