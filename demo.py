@@ -123,6 +123,7 @@ def main(argv=None):
                     '1.4x faster, but several times slower when another process is using the cores)')
     ap.add_argument('--gpu', type=int, help='CUDA device id (CPU when omitted)')
     args = ap.parse_args(argv)
+    solve.log_to_stdout()
 
     cfg = dict(QUICK if args.quick else FULL)
     odir = os.path.abspath(args.out_dir or os.path.join(ROOT, 'out', NAME + ('-quick' if args.quick else '')))

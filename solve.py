@@ -17,6 +17,7 @@ logs and snapshots.
 import argparse
 import csv
 import glob
+import logging
 import os
 import re
 import sys
@@ -287,6 +288,18 @@ def train_chain(name, **kwargs):
     return train(name, **kwargs)
 
 
+def log_to_stdout():
+    """Show the engine's solver log (iterations, loss, lr, snapshots) on stdout, as Caffe's does."""
+    logger = logging.getLogger('torchcaffe')
+    if any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('net', help='a net name (voc-fcn8s, fcn8s, ...) or a folder with solver.prototxt')
@@ -301,6 +314,7 @@ def main(argv=None):
     ap.add_argument('--fast', action='store_true',
                     help='fast mode: bf16 autocast, TF32, channels_last (not bit-faithful to Caffe; see BENCHMARKS.md)')
     args = ap.parse_args(argv)
+    log_to_stdout()
     if args.fast:
         caffe.set_fast_mode()   # torchcaffe only
     os.chdir(ROOT)   # the prototxts' data paths are relative to the repository root
