@@ -172,7 +172,7 @@ def test_memory_estimate_grows_with_the_pixels_and_allocates_nothing(tiny_net):
     small, big = infer.memory_needed(net, 100, 100), infer.memory_needed(net, 20000, 30000)
     assert big > 50 * small
     assert big > 4 * 13 * 20000 * 30000                       # 13 channels of blobs at 20000 x 30000
-    assert net.blobs['conv']._data is None                     # shapes only: nothing was allocated
+    assert not net.blobs['conv'].allocated                     # shapes only: nothing was allocated
 
 
 def test_a_decompression_bomb_is_refused_before_decoding(tiny_net, tmp_path, capsys):
@@ -195,7 +195,7 @@ def test_a_huge_image_is_sized_to_the_budget_without_allocating_even_past_the_en
     h, w, need = infer.fitting_size(net, 20000, 30000, budget)
     assert need <= budget and h * w > 0.5 * 1000 * 1000                  # close to the budget, not far below
     assert abs(w / h - 1.5) < 0.01                                       # the image's aspect is kept
-    assert all(b._data is None for b in net.blobs.values())
+    assert not any(b.allocated for b in net.blobs.values())
 
 
 def test_a_huge_image_over_a_tiny_budget_is_refused_naming_its_size_before_any_allocation(tiny_net):
@@ -204,4 +204,4 @@ def test_a_huge_image_over_a_tiny_budget_is_refused_naming_its_size_before_any_a
     rgb = np.broadcast_to(np.zeros(3, np.uint8), (20000, 20000, 3))     # 1.2 GB of pixels that take no memory
     with pytest.raises(infer.InputError, match=r'20000x20000 pixels: .* GiB budget \(raise --max-memory\)'):
         infer.segment_within(net, rgb, 1024, 'huge.png')
-    assert all(b._data is None for b in net.blobs.values())
+    assert not any(b.allocated for b in net.blobs.values())

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import torchcaffe as caffe
-import test_golden
-from tc_helpers import DOUBLE_LAYER, input_layer, make_net
+from tc_helpers import DOUBLE_LAYER, golden_net, input_layer, make_net
 
 GOLDEN_NETS = ['nets/slim_fcn8s', 'nets/slim_fcn8s_atonce', 'nets/slim_fcn_alexnet', 'nets/multitask_two_losses']
 
@@ -47,7 +46,9 @@ layer { name: "tail_relu" type: "ReLU" bottom: "tail" top: "tail" }
 
 
 def _golden_net(case):
-    return test_golden._run_golden_net(case)[3]
+    net = golden_net(case)
+    net.forward()
+    return net
 
 
 def _mixed_net():
