@@ -94,7 +94,7 @@ class Runner:
             if record and rec.need_backward:
                 out, read = (p.tape if p.link is None else p.link).record(rec, bt, pt)
                 if rec.releases_input and read[0]._base is None:
-                    read[0].untyped_storage().resize_(0)   # the overwritten value: see graph._ends_its_input
+                    read[0].untyped_storage().resize_(0)   # the overwritten value: see LayerRecord.releases_input
                     # like Caffe's in-place ReLU, take the mask from the blob it wrote
                     p.replays[rec.index] = lambda tape: tape.record(rec, [blobs[rec.tops[0]].tensor],
                                                                     [q.tensor for q in rec.params])
