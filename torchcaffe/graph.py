@@ -53,7 +53,13 @@ class LayerRecord:
 
 
 class Graph:
-    """The layers of a net for one phase, its blobs, inputs, outputs and unique learnable params."""
+    """The layers of a net for one phase, its blobs, inputs, outputs and unique learnable params.
+
+    `layers` holds a LayerRecord per included layer, in net order; `blobs` the
+    Blob of every name; `learnable` each param blob once (param_sharing.Learnable);
+    `needs_backward` whether any layer runs backward; `linkable` whether a whole
+    pass may be recorded as one graph (linked_pass.py).
+    """
 
     def __init__(self, param, phase, source):
         self.param, self.phase, self.source = param, phase, source
@@ -63,13 +69,14 @@ class Graph:
         self.inputs = []
         sharing = ParamSharing(source)
         available = self._add_layers(sharing)
-        self.learnable = sharing.learnable        # [param_sharing.Learnable], net order
+        self.learnable = sharing.learnable
         self.outputs = sorted(b for b in self.blobs if b in available)   # Caffe: a std::set<string>
         _decide_backward(self.layers, param.force_backward)
         self.needs_backward = any(r.need_backward for r in self.layers)
         self.linkable = _linkable(self.layers)
         for rec in self.layers:
-            rec.consumed_later = [any(t in later.bottoms for later in self.layers[rec.index + 1:]) for t in rec.tops]
+            later = self.layers[rec.index + 1:]
+            rec.consumed_later = [any(t in r.bottoms for r in later) for t in rec.tops]
             rec.releases_input = _ends_its_input(self.layers, rec)
 
     def index(self, name):
