@@ -41,10 +41,6 @@ from layers.common import DataError
 from models import records
 
 
-#: demo.py and benchmarks/measure.py call infer.load_rgb and infer.segment.
-load_rgb, segment = inference.load_rgb, inference.segment
-
-
 def memory_size(text):
     """argparse type of --max-memory: bytes, or a parser error saying what a size looks like."""
     try:

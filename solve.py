@@ -35,6 +35,7 @@ def main(argv=None):
                     help='fast mode: bf16 autocast, TF32, channels_last (torchcaffe only; not bit-faithful to '
                     'Caffe, see BENCHMARKS.md)')
     args = ap.parse_args(argv)
+    cli.log_to_stdout()
     if args.fast:
         cli.fast_mode()
     run = training.train if args.no_chain else training.train_chain

@@ -77,7 +77,7 @@ def randomize(net, seed=0):
 def flops(net):
     """Multiply-adds x 2 of the convolutions, deconvolutions and inner products of one forward."""
     total = 0
-    for name, layer in zip(net._layer_names, net.layers):
+    for name, layer in net.layer_dict.items():
         if layer.type not in ('Convolution', 'Deconvolution', 'InnerProduct'):
             continue
         weights = net.params[name][0].count
@@ -496,21 +496,22 @@ def deviation(gpu):
         return net.forward(data=e['x'])['prob'].copy()
 
     rows.append(('LeNet (trained by Caffe)', '%d MNIST digits, prob' % len(e['x'])) + _compare(lenet_prob, axis=1))
-    import solve
-    snap = solve.latest_snapshot(os.path.join(ROOT, 'out', 'shapes-fcn8s'))
-    data = os.path.join(ROOT, 'data', 'shapes', 'generated')
-    if snap and os.path.isdir(data):
-        weights = solve.model_of(snap[1])
-        ids = solve.val_ids('shapes')[:20]
-        import infer
+    from fcn import inference, paths, training
+    from models import records
+    rec = records.get('shapes-fcn8s')
+    snap = training.latest_snapshot(paths.out_dir(rec.name))
+    ids_file = paths.data_path(rec.val_ids)
+    if snap and os.path.isfile(ids_file):
+        weights = training.model_of(snap[1])
+        ids = training.val_ids(rec)[:20]
+        mean = rec.inputs[0].modalities[0].mean
 
         def shapes_scores():
-            net = caffe.Net(os.path.join(ROOT, 'models', 'shapes-fcn8s', 'deploy.prototxt'), caffe.TEST,
-                            weights=weights)
+            net = caffe.Net(rec.deploy, caffe.TEST, weights=weights)
             out = []
             for i in ids:
-                rgb = infer.load_rgb(os.path.join(data, 'JPEGImages', i + '.jpg'))
-                infer.segment(net, rgb)
+                rgb = inference.load_rgb(os.path.join(os.path.dirname(ids_file), 'images', i + '.jpg'))
+                inference.segment(net, rgb, mean=mean)
                 out.append(net.blobs['score'].data[0].copy())
             return np.stack(out)
 

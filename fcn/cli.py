@@ -13,6 +13,7 @@ FCN_DEBUG=1 shows the traceback instead.  Anything else is a bug and keeps its
 traceback.
 """
 import argparse
+import logging
 import os
 import sys
 
@@ -35,6 +36,19 @@ def parser(doc, **kwargs):
     ap.add_argument('--debug', action='store_true',
                     help='show the traceback of an error instead of its one-line summary (or FCN_DEBUG=1)')
     return ap
+
+
+def log_to_stdout():
+    """Show the engine's solver log (iterations, loss, lr, snapshots) on stdout, as Caffe's does; the
+    engine itself configures no handler (a library leaves output to the application)."""
+    logger = logging.getLogger('torchcaffe')
+    if any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def positive_int(text):

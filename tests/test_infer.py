@@ -241,7 +241,7 @@ def test_memory_estimate_grows_with_the_pixels_and_allocates_nothing(tiny_net):
     small, big = seg.blob_bytes(100, 100), seg.blob_bytes(20000, 30000)
     assert big > 50 * small
     assert big >= 4 * 13 * 20000 * 30000                    # 13 channels of blobs at 20000 x 30000
-    assert seg.net.blobs['conv']._data is None               # shapes only: nothing was allocated
+    assert not seg.net.blobs['conv'].allocated               # shapes only: nothing was allocated
     assert seg.memory_needed(10, 10, 20000, 30000, 8) - seg.memory_needed(10, 10, 10, 10, 8) \
         == 8 * (20000 * 30000 - 100)                          # every image pixel is counted
 
@@ -271,7 +271,7 @@ def test_a_huge_image_is_sized_to_the_budget_without_allocating_even_past_the_en
     h, w, need = seg.fitting_size(20000, 30000, 8)
     assert need <= seg.budget and h * w > 0.5 * 1000 * 1000             # close to the budget, not far below
     assert abs(w / h - 1.5) < 0.01                                       # the image's aspect is kept
-    assert all(b._data is None for n, b in seg.net.blobs.items() if b.count > 3 * 64)
+    assert not any(b.allocated for b in seg.net.blobs.values() if b.count > 3 * 64)
 
 
 def test_max_memory_sizes():

@@ -3,6 +3,8 @@
     import torchcaffe as caffe
     net = caffe.Net('deploy.prototxt', caffe.TEST, weights='model.caffemodel')
 """
+import logging
+
 from . import coord_map, distributed, io, timing
 from .blob import Blob
 from .errors import CaffeError
@@ -19,17 +21,6 @@ __all__ = ['AdaDeltaSolver', 'AdaGradSolver', 'AdamSolver', 'Blob', 'CaffeError'
            'set_random_seed', 'to_proto']
 
 
-def _default_logging():
-    """Log like Caffe does (solver progress to the console) unless the application configured logging."""
-    import logging
-    import sys
-    logger = logging.getLogger('torchcaffe')
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
-_default_logging()
+# A library configures no output of its own: solver progress goes to the 'torchcaffe' logger, which
+# the application (solve.py, demo.py) points where it wants.
+logging.getLogger('torchcaffe').addHandler(logging.NullHandler())

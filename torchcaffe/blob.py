@@ -208,6 +208,11 @@ class Blob:
 
     # -- the engine's view ------------------------------------------------
     @property
+    def allocated(self):
+        """Whether the data has memory yet (it gets it on first use, so a reshape alone allocates nothing)."""
+        return self._data is not None
+
+    @property
     def tensor(self):
         """Device tensor of the data."""
         return self._data_synced().tensor

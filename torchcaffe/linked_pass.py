@@ -3,7 +3,7 @@
 Caffe's backward visits the layers top-down, each turning its tops' diffs into
 its bottoms' and params' diffs. The engine's general path does the same with one
 autograd call per layer, which costs host time per layer (on a GPU, a hand-off to
-autograd's device thread each). Where the net allows it (`Net._can_link`: no
+autograd's device thread each). Where the net allows it (`Graph.linkable`: no
 Python layer runs backward, every in-place layer passes its gradient down) and
 the pass is whole and not timed layer by layer, the layers are recorded into one
 graph instead and the per-layer walk's result is read off it in one call: a
@@ -19,9 +19,19 @@ class LinkedPass:
 
     def __init__(self):
         self._live = {}         # blob name -> its current value, as recorded
-        self._first_read = {}   # blob name -> the value of it that backward's earliest reader took
+        self.first_read = {}    # blob name -> the value of it that backward's earliest reader took
         self._params = []       # (param blob, the value one layer read), in layer order
         self._ends = []         # (blob name, value) of tops that no later layer reads
+
+    def record(self, rec, bottoms, params):
+        """Run built-in layer rec (a graph.LayerRecord) into the pass's one graph; returns its tops
+        and the bottom values it computed them from."""
+        bt = [self.bottom(name, t, need) for name, t, need in zip(rec.bottoms, bottoms, rec.bottom_need)]
+        pt = [self.param(blob, t, need) for blob, t, need in zip(rec.params, params, rec.param_need)]
+        with torch.enable_grad():
+            out = rec.layer.forward(bt, pt)
+        self.wrote(rec.tops, out, [not later for later in rec.consumed_later])
+        return out, bt
 
     def bottom(self, name, value, need):
         """The value layer input `name` is computed from (linked to its producer where it needs a diff)."""
@@ -30,7 +40,7 @@ class LinkedPass:
         linked = self._live.get(name)
         if linked is None:
             linked = self._live[name] = value.detach().requires_grad_()
-        self._first_read.setdefault(name, linked)
+        self.first_read.setdefault(name, linked)
         return linked
 
     def param(self, blob, value, need):
@@ -71,13 +81,13 @@ class LinkedPass:
                 blob.set_diff_tensor(diff)
             value.grad = diff
         grads = {}
-        for name, value in self._first_read.items():
+        for name, value in self.first_read.items():
             if value.grad_fn is not None:
                 value.register_hook(lambda g, name=name: grads.__setitem__(name, g))
         if seeds:
             torch.autograd.backward([v for v, _ in seeds], [g for _, g in seeds])
         seed_memory = {g.data_ptr() for _, g in seeds}
-        for name, value in self._first_read.items():
+        for name, value in self.first_read.items():
             g = grads.get(name) if value.grad_fn is not None else value.grad
             if g is None:
                 g = torch.zeros_like(blobs[name].tensor)

@@ -26,6 +26,7 @@ import onnxruntime
 import torch
 
 from .errors import CaffeError
+from .graph import PASSIVE, PYTHON
 from .proto import caffe_pb2
 
 # Built-in layers whose forward cannot be traced into ONNX, with what to do instead.
@@ -53,9 +54,9 @@ class NetModule(torch.nn.Module):
         self.input_names, self.output_names = net.inputs, net.outputs
         self._steps = []
         buffer_of = {}
-        for name, layer, lp, bottoms, tops in zip(net._layer_names, net._layer_objs, net._layer_params,
-                                                   net._bottoms, net._tops):
-            if net._is_python(layer):
+        for rec in net.graph.layers:
+            name, layer, lp = rec.name, rec.layer, rec.param
+            if rec.kind == PYTHON:
                 raise CaffeError('cannot export layer %r to ONNX: Python layers (%s) have no graph to export'
                                  % (name, lp.python_param.module + '.' + lp.python_param.layer))
             if lp.type in _NOT_EXPORTABLE:
@@ -64,7 +65,7 @@ class NetModule(torch.nn.Module):
             if lp.type == 'Dropout' and layer.phase == caffe_pb2.TRAIN:
                 raise CaffeError('cannot export layer %r to ONNX: Dropout in the TRAIN phase draws random '
                                  'masks; export a TEST-phase (deploy) net' % name)
-            if getattr(layer, 'passive', False):
+            if rec.kind == PASSIVE:
                 continue
             params = []
             for blob in layer.blobs:
@@ -72,7 +73,7 @@ class NetModule(torch.nn.Module):
                     buffer_of[id(blob)] = 'param%d' % len(buffer_of)
                     self.register_buffer(buffer_of[id(blob)], blob.tensor.detach().to('cpu', copy=True))
                 params.append(buffer_of[id(blob)])
-            self._steps.append((layer, bottoms, tops, params))
+            self._steps.append((layer, rec.bottoms, rec.tops, params))
 
     def forward(self, *inputs):
         values = dict(zip(self.input_names, inputs))

@@ -247,21 +247,21 @@ class Solver:
         rate, self.current_step = learning_rate(p, self.iter, self.current_step)
         if p.display and self.iter % p.display == 0:
             log.info('Iteration %d, lr = %g', self.iter, rate)
-        entries = self.net._learnable
+        entries = self.net.graph.learnable
         with torch.no_grad():
-            self._clip([e[0] for e in entries])
+            self._clip([e.blob for e in entries])
             passes = p.iter_size * distributed.world_size()   # the diffs summed over these passes
-            for i, (blob, lr_mult, decay_mult) in enumerate(entries):
-                diff = blob.diff_tensor
+            for i, entry in enumerate(entries):
+                diff = entry.blob.diff_tensor
                 if passes > 1:
                     diff.mul_(1.0 / passes)
-                local_decay = p.weight_decay * decay_mult
+                local_decay = p.weight_decay * entry.decay_mult
                 if local_decay:
-                    data = blob.tensor
+                    data = entry.blob.tensor
                     diff.add_(data if p.regularization_type == 'L2' else torch.sign(data), alpha=local_decay)
-                self.compute_update(i, diff, rate * lr_mult)
-            for blob, _, _ in entries:
-                blob.tensor.sub_(blob.diff_tensor)
+                self.compute_update(i, diff, rate * entry.lr_mult)
+            for entry in entries:
+                entry.blob.tensor.sub_(entry.blob.diff_tensor)
         self.iter += 1
 
     def _clip(self, blobs):
@@ -388,7 +388,7 @@ class AdaDeltaSolver(Solver):
 
     def compute_update(self, i, diff, local_rate):
         m, delta = self.param.momentum, self.param.delta
-        n = len(self.net._learnable)
+        n = len(self.net.graph.learnable)
         grad_sq, update_sq = self.history[i], self.history[n + i]
         grad_sq.mul_(m).add_(diff * diff, alpha=1 - m)
         step = diff * torch.sqrt((update_sq + delta) / (grad_sq + delta))
@@ -402,7 +402,7 @@ class AdamSolver(Solver):
 
     def compute_update(self, i, diff, local_rate):
         b1, b2 = self.param.momentum, self.param.momentum2
-        n = len(self.net._learnable)
+        n = len(self.net.graph.learnable)
         m, v = self.history[i], self.history[n + i]
         t = self.iter + 1
         correction = math.sqrt(1 - b2 ** t) / (1 - b1 ** t)

@@ -25,11 +25,11 @@ class LayerTimes:
         self.backward = defaultdict(float)
 
     def __enter__(self):
-        self.net._timer = self
+        self.net.runner.timer = self
         return self
 
     def __exit__(self, *exc):
-        self.net._timer = None
+        self.net.runner.timer = None
 
     def clock(self):
         """Now, after the device has finished what was queued."""
@@ -42,10 +42,9 @@ class LayerTimes:
 
     def rows(self):
         """(layer name, type, forward s, backward s) for every layer that ran, in net order."""
-        names = self.net._layer_names
-        types = [lp.type for lp in self.net._layer_params]
+        layers = self.net.graph.layers
         ran = sorted(set(self.forward) | set(self.backward))
-        return [(names[i], types[i], self.forward[i], self.backward[i]) for i in ran]
+        return [(layers[i].name, layers[i].type, self.forward[i], self.backward[i]) for i in ran]
 
     def format(self, top=None):
         """A table of the layers by total time (the `top` slowest, or all), with each one's share."""

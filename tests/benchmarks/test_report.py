@@ -10,7 +10,10 @@ def test_targets_say_met_or_by_how_much_they_were_missed():
     text = '\n'.join(lines)
     assert 'forward: +2.0% (target <= +5%): met' in text
     assert 'forward+backward: +10.0% (target <= +5%): missed by 5.0 points' in text
-    assert "forward 1.02 s against real Caffe's 6.8 s" in text and '6.7x faster' in text
+    assert "forward 2.50 s against torchcaffe's 1.32-1.55 s, torchcaffe about 1.7x faster" in text
+    assert "forward+backward (score diff 1, force_backward) 6.96 s against torchcaffe's 6.02 s" in text
+    assert 'BVLC Caffe (master 9b89154, CPU_ONLY, OpenBLAS, 2 threads' in text
+    assert '1.02 s against' not in text          # Caffe's figures are never divided by this run's
     assert 'not measured in this run (no GPU)' in text
 
 

@@ -1,5 +1,6 @@
 """Helpers shared by the engine tests: where the carried Caffe data lives,
 Caffe's error measure, and small nets written inline as prototxt text."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,20 @@ def net_param(text):
 def make_net(text, phase=caffe.TEST, **kwargs):
     """A Net built from prototxt text (no file needed)."""
     return caffe.Net(net_param(text), phase, **kwargs)
+
+
+def golden_net(case):
+    """The Net of a carried Caffe case (tests/golden/<case>) with its weights and inputs, reshaped
+    to them but not yet run."""
+    d = GOLDEN / case
+    meta = json.loads((d / 'meta.json').read_text())
+    fwd = np.load(d / 'forward.npz')
+    net = caffe.Net(str(d / 'net.prototxt'), str(d / 'weights.caffemodel'), getattr(caffe, meta['phase']))
+    for k in meta['inputs']:
+        net.blobs[k].reshape(*fwd[k].shape)
+        net.blobs[k].data[...] = fwd[k]
+    net.reshape()
+    return net
 
 
 def write(path, text):

@@ -42,6 +42,17 @@ def test_a_new_blob_reads_as_zeros_and_so_does_a_reshaped_one():
     assert np.array_equal(blob.diff, np.zeros(4, np.float32))
 
 
+def test_a_blob_gets_memory_on_first_use_and_loses_it_on_a_new_shape():
+    blob = caffe.Blob((2, 3))
+    assert not blob.allocated
+    blob.data[...] = 1
+    assert blob.allocated
+    blob.reshape(2, 3)                 # the same shape keeps the values
+    assert blob.allocated and blob.data.sum() == 6
+    blob.reshape(4)
+    assert not blob.allocated
+
+
 def test_every_pass_sees_the_input_written_before_it():
     net = make_net(SCALE_NET)
     for i in range(4):

@@ -64,7 +64,7 @@ def test_compiled_pass_gives_every_blob_of_the_uncompiled_one_and_follows_weight
     ref = all_blobs(net)
     compile_only()
     net.forward()
-    assert list(net._segments) == [(2, len(net.layers) - 1)]   # the layers after the two inputs, as one
+    assert list(net.runner.compiled.segments) == [(2, len(net.layers) - 1)]   # the layers after the two inputs, as one
     assert_close(all_blobs(net), ref)
 
     net.params['score'][0].data[...] *= -3          # new weights reach the compiled segment
@@ -93,7 +93,7 @@ def test_python_layers_run_between_compiled_segments(pymodule):
     ref = all_blobs(net)
     compile_only()
     net.forward()
-    assert len(net._segments) == 2
+    assert len(net.runner.compiled.segments) == 2
     assert_close(all_blobs(net), ref)
     np.testing.assert_allclose(net.blobs['doubled'].data, 2 * net.blobs['pool'].data, rtol=1e-6)
 
@@ -111,7 +111,7 @@ def test_backward_after_a_compiled_pass_equals_backward_after_an_uncompiled_one(
             b.diff[...] = 0                         # param diffs accumulate, as in Caffe
     compile_only()
     net.forward()
-    assert net._segments
+    assert net.runner.compiled.segments
     net.backward()
     for name, blobs in net.params.items():
         for got, want in zip(blobs, ref[name]):

@@ -1,15 +1,14 @@
 """A whole pass recorded as one graph (torchcaffe.linked_pass) gives what the per-layer walk gives.
 
 Each net runs twice from the same state, once linked and once with the per-layer walk
-(`Net._linkable` switched off), through two forward/backward passes (param diffs
+(`net.runner.use_linked` switched off), through two forward/backward passes (param diffs
 accumulate across them), and every blob and param diff must be equal.
 """
 import numpy as np
 import pytest
 
 import torchcaffe as caffe
-import test_golden
-from tc_helpers import DOUBLE_LAYER, input_layer, make_net
+from tc_helpers import DOUBLE_LAYER, golden_net, input_layer, make_net
 
 GOLDEN_NETS = ['nets/slim_fcn8s', 'nets/slim_fcn8s_atonce', 'nets/slim_fcn_alexnet', 'nets/multitask_two_losses']
 
@@ -47,7 +46,9 @@ layer { name: "tail_relu" type: "ReLU" bottom: "tail" top: "tail" }
 
 
 def _golden_net(case):
-    return test_golden._run_golden_net(case)[3]
+    net = golden_net(case)
+    net.forward()
+    return net
 
 
 def _mixed_net():
@@ -61,13 +62,13 @@ def _mixed_net():
 
 def _diffs(build, linked):
     net = build()
-    assert net._linkable
-    net._linkable = linked
+    assert net.graph.linkable
+    net.runner.use_linked = linked
     rng = np.random.RandomState(1)
     for _ in range(2):
         caffe.set_random_seed(7)     # the same Dropout masks for both ways
         net.forward()
-        assert (net._link is not None) == linked
+        assert (net.runner.last_pass.link is not None) == linked
         for name in net.outputs:
             if not net.blob_loss_weights[name]:
                 net.blobs[name].diff[...] = rng.randn(*net.blobs[name].shape)
@@ -99,9 +100,9 @@ def test_a_backward_over_part_of_a_linked_pass_walks_the_layers_from_the_diffs_b
     whole = net.blobs['crop'].diff.copy()
     caffe.set_random_seed(7)
     net.forward()
-    assert net._link is not None
+    assert net.runner.last_pass.link is not None
     part = net.backward(start='score', end='cat')
-    assert net._link is None
+    assert net.runner.last_pass.link is None
     np.testing.assert_array_equal(part['crop'], whole)
     assert np.abs(whole).max() > 0
 
@@ -116,7 +117,7 @@ layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param
 layer { name: "r" type: "ReLU" bottom: "y" top: "y" propagate_down: false }
 layer { name: "loss" type: "SoftmaxWithLoss" bottom: "y" bottom: "label" top: "loss" }
 ''', caffe.TRAIN)
-    assert not python_backward._linkable and not blocked_in_place._linkable
+    assert not python_backward.graph.linkable and not blocked_in_place.graph.linkable
 
 
 @pytest.mark.parametrize('build', [_mixed_net, lambda: _golden_net('nets/slim_fcn8s')], ids=['mixed', 'slim_fcn8s'])

@@ -715,13 +715,13 @@ layer { name: "conv2" type: "Convolution" bottom: "conv" top: "out"
 @pytest.mark.parametrize('linked', [True, False])
 def test_training_pass_releases_the_value_an_in_place_relu_overwrote(linked):
     net = make_net(CONV_RELU_CONV, caffe.TRAIN)
-    net._linkable = linked       # one graph for the pass, or the per-layer walk (see linked_pass)
+    net.runner.use_linked = linked   # one graph for the pass, or the per-layer walk (see linked_pass)
     net.blobs['data'].data[...] = np.random.RandomState(0).randn(1, 2, 8, 8)
     net.forward()
     if linked:
-        conv_out = net._link._first_read['conv']                    # what ReLU read, linked to the conv
+        conv_out = net.runner.last_pass.link.first_read['conv']      # what ReLU read, linked to the conv
     else:
-        conv_out = net._tape[net._layer_names.index('conv')][2][0]  # what the conv layer recorded
+        conv_out = net.runner.last_pass.tape.entries[net.graph.index('conv')][2][0]  # what the conv recorded
     assert conv_out.untyped_storage().nbytes() == 0         # pre-ReLU values: gone, as in Caffe
     assert (net.blobs['conv'].data >= 0).all() and (net.blobs['conv'].data > 0).any()
 
@@ -729,7 +729,7 @@ def test_training_pass_releases_the_value_an_in_place_relu_overwrote(linked):
 @pytest.mark.parametrize('linked', [True, False])
 def test_second_backward_after_a_released_relu_input_repeats_the_gradients(linked):
     net = make_net(CONV_RELU_CONV, caffe.TRAIN)
-    net._linkable = linked
+    net.runner.use_linked = linked
     net.blobs['data'].data[...] = np.random.RandomState(1).randn(1, 2, 8, 8)
     net.forward()
     net.blobs['out'].diff[...] = 1

@@ -29,4 +29,4 @@ def test_layer_times_cover_forward_and_backward_and_detach():
     assert len(table.splitlines()) == 3 and 'forward s' in table
     before = dict(times.forward)
     net.forward()
-    assert dict(times.forward) == before and net._timer is None
+    assert dict(times.forward) == before and net.runner.timer is None
