@@ -133,26 +133,29 @@ class Net:
         return default if name is None else self.graph.index(name)
 
     def forward(self, blobs=None, start=None, end=None, **kwargs):
-        """Run the net (or layers start..end); returns {output blob: data}."""
+        """Run the net (or layers start..end); returns {output blob: data}.
+
+        Keyword arrays, as pycaffe's: all of the net's inputs or none, each batch-sized (N first).
+        """
         graph = self.graph
         blobs = list(blobs or [])
         start_i = self._index(start, 0)
         end_i = self._index(end, len(graph.layers) - 1)
         outputs = graph.layers[end_i].tops + blobs if end is not None else graph.outputs + blobs
-        for name, value in kwargs.items():
-            if name not in graph.inputs:
-                raise CaffeError('forward(%s=...): %r is not an input of the net (inputs: %s)'
-                                 % (name, name, ', '.join(graph.inputs)))
-            value = np.asarray(value)
-            if value.shape[0] != graph.blobs[name].shape[0]:
-                raise CaffeError('forward(%s=...): batch size %d does not match the blob\'s %d; '
-                                 'reshape the blob first' % (name, value.shape[0], graph.blobs[name].shape[0]))
-            graph.blobs[name].data[...] = value
+        if kwargs:
+            if set(kwargs) != set(graph.inputs):
+                raise CaffeError('forward(): input blob arguments %s do not match the net inputs %s'
+                                 % (sorted(kwargs), list(graph.inputs)))
+            for name, value in kwargs.items():
+                graph.blobs[name].data[...] = self._batch_sized(name, value, 'input')
         self.runner.forward(start_i, end_i)
         return {name: graph.blobs[name].data for name in OrderedDict.fromkeys(outputs)}
 
     def backward(self, diffs=None, start=None, end=None, **kwargs):
-        """Backpropagate (from layer start down to end); returns {input blob: diff}."""
+        """Backpropagate (from layer start down to end); returns {input blob: diff}.
+
+        Keyword arrays, as pycaffe's: the diffs of all of the net's outputs or none, each batch-sized.
+        """
         graph = self.graph
         diffs = list(diffs or [])
         start_i = self._index(start, len(graph.layers) - 1)
@@ -163,31 +166,64 @@ class Net:
                 raise CaffeError('backward(): top diff arguments must name exactly the net outputs (%s)'
                                  % ', '.join(graph.outputs))
             for name, value in kwargs.items():
-                graph.blobs[name].diff[...] = value
+                graph.blobs[name].diff[...] = self._batch_sized(name, value, 'diff')
         self.runner.backward(start_i, end_i)
         return {name: graph.blobs[name].diff for name in OrderedDict.fromkeys(outputs)}
 
-    def forward_all(self, blobs=None, **kwargs):
-        """Forward whole arrays of inputs in batches of the input blobs' size; returns full outputs."""
-        if not kwargs:
-            raise CaffeError('forward_all needs input arrays, e.g. forward_all(data=array)')
-        arrays = {k: np.asarray(v) for k, v in kwargs.items()}
+    def _batch_sized(self, name, value, what):
+        """value as an array whose first axis is the batch size of blob `name`; CaffeError otherwise."""
+        value = np.asarray(value)
+        n = self.graph.blobs[name].shape[0]
+        if value.ndim == 0 or value.shape[0] != n:
+            raise CaffeError('%s %r is not batch sized: %s for a blob of %d; reshape the blob first'
+                             % (what, name, value.shape, n))
+        return value
+
+    def _batches(self, arrays):
+        """Split {blob: array} into batch-sized chunks, the last padded with zeros; (chunks, total)."""
+        if not arrays:
+            return [], 0
         total = len(next(iter(arrays.values())))
         if any(len(a) != total for a in arrays.values()):
-            raise CaffeError('forward_all: input arrays differ in length')
-        batch = self.graph.blobs[next(iter(arrays))].shape[0]
-        collected = {}
+            raise CaffeError('input arrays differ in length')
+        batch = self.graph.blobs[self.graph.inputs[0] if self.graph.inputs else next(iter(arrays))].shape[0]
+        chunks = []
         for start in range(0, total, batch):
             chunk = {}
             for k, a in arrays.items():
                 part = a[start:start + batch]
                 if len(part) < batch:
-                    pad = np.zeros((batch - len(part),) + part.shape[1:], part.dtype)
-                    part = np.concatenate([part, pad])
+                    part = np.concatenate([part, np.zeros((batch - len(part),) + part.shape[1:], part.dtype)])
                 chunk[k] = part
+            chunks.append(chunk)
+        return chunks, total
+
+    def forward_all(self, blobs=None, **kwargs):
+        """Forward whole arrays of inputs in batches of the input blobs' size; returns full outputs."""
+        if not kwargs:
+            raise CaffeError('forward_all needs input arrays, e.g. forward_all(data=array)')
+        chunks, total = self._batches({k: np.asarray(v) for k, v in kwargs.items()})
+        collected = {}
+        for chunk in chunks:
             for name, value in self.forward(blobs=blobs, **chunk).items():
                 collected.setdefault(name, []).append(np.array(value))
         return {name: np.concatenate(parts)[:total] for name, parts in collected.items()}
+
+    def forward_backward_all(self, blobs=None, diffs=None, **kwargs):
+        """Forward the input arrays and backpropagate the output diff arrays of kwargs, batch by batch;
+        returns ({output blob: data}, {input blob: diff}) over the whole arrays (pycaffe's)."""
+        graph = self.graph
+        forward, total = self._batches({k: np.asarray(v) for k, v in kwargs.items() if k in graph.inputs})
+        backward, _ = self._batches({k: np.asarray(v) for k, v in kwargs.items() if k in graph.outputs})
+        outs, grads = {}, {}
+        for i in range(max(len(forward), len(backward))):
+            for name, value in self.forward(blobs=blobs, **(forward[i] if i < len(forward) else {})).items():
+                outs.setdefault(name, []).append(np.array(value))
+            for name, value in self.backward(diffs=diffs, **(backward[i] if i < len(backward) else {})).items():
+                grads.setdefault(name, []).append(np.array(value))
+        total = total or None
+        return ({k: np.concatenate(v)[:total] for k, v in outs.items()},
+                {k: np.concatenate(v)[:total] for k, v in grads.items()})
 
     def forward_backward(self):
         """One forward and backward pass; returns the loss (Caffe's ForwardBackward)."""

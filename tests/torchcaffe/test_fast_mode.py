@@ -58,9 +58,10 @@ def test_channels_last_alone_keeps_float32_results():
     caffe.set_random_seed(3)
     net = make_net(TRAIN_NET)
     x = np.random.RandomState(0).randn(2, 3, 12, 12).astype(np.float32)
-    ref = net.forward(data=x, end='up')['up'].copy()
+    label = np.zeros((2, 1, 12, 12), np.float32)
+    ref = net.forward(data=x, label=label, end='up')['up'].copy()
     caffe.set_fast_mode(bf16=False, tf32=False, channels_last=True, cudnn_benchmark=False)
-    got = net.forward(data=x, end='up')['up']
+    got = net.forward(data=x, label=label, end='up')['up']
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
 
 
@@ -104,8 +105,9 @@ def test_a_net_built_in_fast_mode_stores_weights_channels_last_with_the_same_val
     view = weight.data                       # a numpy view held across passes, as pycaffe users do
     view[...] *= 2
     ref.params['conv'][0].data[...] *= 2
-    np.testing.assert_allclose(net.forward(data=x, end='up')['up'], ref.forward(data=x, end='up')['up'],
-                               rtol=1e-5, atol=1e-6)
+    label = np.zeros((2, 1, 12, 12), np.float32)
+    np.testing.assert_allclose(net.forward(data=x, label=label, end='up')['up'],
+                               ref.forward(data=x, label=label, end='up')['up'], rtol=1e-5, atol=1e-6)
     net.save(str(tmp_path / 'w.caffemodel'))
     caffe.set_faithful_mode()
     back = make_net(TRAIN_NET, weights=str(tmp_path / 'w.caffemodel'))
