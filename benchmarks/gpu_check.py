@@ -190,7 +190,7 @@ def steps(args, scratch):
     images = os.path.join(scratch, 'images')
     weights = os.path.join(scratch, 'infer.caffemodel')
     infer_net = 'shapes-fcn8s' if dry else 'voc-fcn8s'
-    sizes = ['64x48', '160x120', '400x300'] if dry else ['500x375', '500x500', '2000x1500', '6000x4500']
+    sizes = ['64x48', '160x120', '3000x2250'] if dry else ['500x375', '500x500', '2000x1500', '6000x4500']
     infer = [sys.executable, 'infer.py', images, '--net', infer_net, '--weights', weights] + gpu
     demo = [sys.executable, 'demo.py', '--fresh', '--out', os.path.join(args.out, 'demo')] + gpu
     demo += ['--quick'] if dry else ['--test-interval', '100']
@@ -211,7 +211,7 @@ def steps(args, scratch):
              + [this('--child', 'compare', nccl)], limit['nccl'], one_thread, collect_results('nccl')),
         Step('infer', [this('--child', 'infer-inputs', infer_net, weights, images, *sizes),
                        infer + ['--out', os.path.join(scratch, 'labels')],
-                       infer + ['--out', os.path.join(scratch, 'scaled'), '--max-memory', '0.02' if dry else '2']],
+                       infer + ['--out', os.path.join(scratch, 'scaled'), '--max-memory', '0.1' if dry else '2']],
              limit['infer'], one_thread, collect_results('infer')),
         Step('demo', [demo], limit['demo'], one_thread, collect_demo),
     ]

@@ -8,10 +8,12 @@ Each models/<name>/net.py defines prototxts() (file name -> NetParameter) and
 make_net(); this script loads them by path (their folder names are not Python
 identifiers) and runs each.
 """
-import argparse
 import importlib.util
 import os
 import sys
+
+from fcn import cli
+from fcn.errors import NetNotFound
 
 MODELS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(MODELS)
@@ -54,7 +56,7 @@ def stale(name):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap = cli.parser(__doc__)
     ap.add_argument('nets', nargs='*', help='net folder names (default: all)')
     ap.add_argument('--check', action='store_true',
                     help='only compare the committed prototxts with net.py; write nothing')
@@ -62,7 +64,7 @@ def main(argv=None):
     names = args.nets or net_names()
     unknown = [n for n in names if n not in net_names()]
     if unknown:
-        ap.error('unknown net(s): %s (have: %s)' % (', '.join(unknown), ', '.join(net_names())))
+        raise NetNotFound('unknown net(s): %s (have: %s)' % (', '.join(unknown), ', '.join(net_names())))
     rc = 0
     for name in names:
         if args.check:
@@ -77,4 +79,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli.run(main))
