@@ -27,8 +27,8 @@ def test_the_dry_run_fills_every_section(tmp_path):
     assert 'passed' in results['test-gpu']['pytest'] and 'failed' not in results['test-gpu']['pytest']
     nccl = results['nccl']
     assert nccl['backend'] == 'gloo' and nccl['world_size'] == 2 and nccl['identical'] is True
-    assert results['infer']['images'] == ['64x48', '160x120', '400x300']
-    assert 'over the 0.02 GiB budget' in (tmp_path / 'infer.log').read_text()   # the scaled path ran
+    assert results['infer']['images'] == ['64x48', '160x120', '3000x2250']
+    assert 'does not fit in the 0.1 GiB budget' in (tmp_path / 'infer.log').read_text()   # the scaled path ran
     demo = results['demo']
     assert demo['last_iteration'] == 4 and 0 <= demo['last_mean_iu'] <= 1
     bench = (tmp_path / 'bench-voc-fcn-alexnet.md').read_text()
