@@ -71,6 +71,17 @@ def make_tiny_fcn(tmp_path, train_ids=('a',), max_iter=6, snapshot=2, iter_size=
     return str(net_dir), str(ids_file)
 
 
+def make_rank_pair(tmp_path, max_iter, snapshot):
+    """(single, ranks) net folders of one seeded task: iter_size 2 for one process, 1 for two ranks,
+    which together take the same steps."""
+    ids = ['a', 'b', 'c', 'd', 'e', 'f']
+    single, _ = make_tiny_fcn(tmp_path / 'single', train_ids=ids, max_iter=max_iter, snapshot=snapshot,
+                              iter_size=2, seed=5)
+    ranks, _ = make_tiny_fcn(tmp_path / 'ranks', train_ids=ids, max_iter=max_iter, snapshot=snapshot,
+                             iter_size=1, seed=5)
+    return single, ranks
+
+
 def weights_of(path):
     """{(layer, index): array} of a caffemodel, read as a plain protobuf."""
     from backend import caffe

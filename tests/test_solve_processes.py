@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from solve_helpers import make_tiny_fcn, weights_of
+from solve_helpers import make_rank_pair, make_tiny_fcn, weights_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -93,11 +93,7 @@ def free_port():
 
 @pytest.mark.torchcaffe_only    # data parallelism (torchrun) is torchcaffe's
 def test_two_gloo_ranks_take_the_steps_of_one_process_with_iter_size_2(tmp_path):
-    ids = ['a', 'b', 'c', 'd', 'e', 'f']
-    single_dir, _ = make_tiny_fcn(tmp_path / 'single', train_ids=ids, max_iter=4, snapshot=4, iter_size=2,
-                                  seed=5)
-    ranks_dir, _ = make_tiny_fcn(tmp_path / 'ranks', train_ids=ids, max_iter=4, snapshot=4, iter_size=1,
-                                 seed=5)
+    single_dir, ranks_dir = make_rank_pair(tmp_path, max_iter=4, snapshot=4)
     rc, single_out, err = finish(run_child(tmp_path, single_dir, str(tmp_path / 'single' / 'out')))
     assert rc == 0, err
     group = dict(WORLD_SIZE='2', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))

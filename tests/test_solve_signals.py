@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from solve_helpers import make_tiny_fcn, weights_of
+from solve_helpers import make_rank_pair, make_tiny_fcn, weights_of
 from test_solve_processes import free_port
 
 # solve.py's main, with SIGNALS="<iteration>:<NAME>[,...]": at the end of that iteration this
@@ -100,11 +100,7 @@ def test_second_sigint_stops_at_once_and_sighup_snapshots_and_goes_on(tmp_path):
 
 @pytest.mark.torchcaffe_only    # data parallelism (torchrun) is torchcaffe's
 def test_sigterm_on_one_of_two_gloo_ranks_stops_both_at_one_iteration(tmp_path):
-    ids = ['a', 'b', 'c', 'd', 'e', 'f']
-    single_dir, _ = make_tiny_fcn(tmp_path / 'single', train_ids=ids, max_iter=6, snapshot=100, iter_size=2,
-                                  seed=5)
-    ranks_dir, _ = make_tiny_fcn(tmp_path / 'ranks', train_ids=ids, max_iter=6, snapshot=100, iter_size=1,
-                                 seed=5)
+    single_dir, ranks_dir = make_rank_pair(tmp_path, max_iter=6, snapshot=100)
     rc, single_out, err = finish(solve(tmp_path, single_dir, str(tmp_path / 'single' / 'out')))
     assert rc == 0, err
     out = str(tmp_path / 'ranks' / 'out')

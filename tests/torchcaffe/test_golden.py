@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import torchcaffe as caffe
-from tc_helpers import BWD_TOL, FWD_TOL, GOLDEN, SOLVER_TOL, input_layer, make_net, rel_err
+from tc_helpers import BWD_TOL, FWD_TOL, GOLDEN, SOLVER_TOL, golden_net, input_layer, make_net, rel_err
 from torchcaffe.proto import caffe_pb2
 
 SPLIT = re.compile(r'_split_\d+$')
@@ -47,15 +47,9 @@ PAD100_NETS = ('nets/slim_fcn8s', 'nets/slim_fcn8s_atonce')
 
 def _run_golden_net(case):
     d = GOLDEN / case
-    meta = json.loads((d / 'meta.json').read_text())
-    fwd = np.load(d / 'forward.npz')
-    net = caffe.Net(str(d / 'net.prototxt'), str(d / 'weights.caffemodel'), getattr(caffe, meta['phase']))
-    for k in meta['inputs']:
-        net.blobs[k].reshape(*fwd[k].shape)
-        net.blobs[k].data[...] = fwd[k]
-    net.reshape()
+    net = golden_net(case)
     net.forward()
-    return d, meta, fwd, net
+    return d, json.loads((d / 'meta.json').read_text()), np.load(d / 'forward.npz'), net
 
 
 def _input_independent(net, fwd, inputs, names):
