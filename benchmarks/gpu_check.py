@@ -329,6 +329,7 @@ def child_train(run, device):
     print('weights: %s' % path)
     if rank_of is not None:
         print('RESULT ' + json.dumps(group_round_trip(distributed)))
+        distributed.leave()
 
 
 def group_round_trip(distributed):

@@ -8,6 +8,7 @@ Launch with torchrun, which sets RANK, WORLD_SIZE, LOCAL_RANK and the
 rendezvous variables; `init_from_env()` joins the group (NCCL on GPUs, gloo on
 CPUs).  Without torchrun everything here is a no-op for a world of one.
 """
+import atexit
 import os
 
 import torch
@@ -22,11 +23,22 @@ def launched():
 
 
 def init_from_env():
-    """Join the process group torchrun describes (idempotent); returns (rank, world size)."""
+    """Join the process group torchrun describes (idempotent); returns (rank, world size).
+
+    The group is left when the process exits: a gloo group still alive at interpreter shutdown can
+    abort the process ("terminate called without an active exception") after its work is done.
+    """
     if launched() and not dist.is_initialized():
         backend = 'nccl' if mode.device().type == 'cuda' else 'gloo'
         dist.init_process_group(backend)
+        atexit.register(leave)
     return rank(), world_size()
+
+
+def leave():
+    """Leave the process group, if this process is in one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def active():
