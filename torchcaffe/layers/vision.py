@@ -60,6 +60,8 @@ class _ConvBase(Layer):
         if len(shape) != 4:
             self.fail('expects a 4-D bottom (N, C, H, W), got shape %s' % (shape,))
         self.kernel, self.stride, self.pad, self.dilation = _conv_geometry(self, p)
+        # each spatial axis's kernel extent, dilation * (kernel - 1) + 1
+        self.extents = [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
         self.group = p.group
         if p.num_output <= 0:
             self.fail('num_output must be positive')
@@ -73,10 +75,6 @@ class _ConvBase(Layer):
         self.add_param_blob(self.weight_shape(channels, p.num_output), p.weight_filler, mode.memory_format())
         if p.bias_term:
             self.add_param_blob((p.num_output,), p.bias_filler)
-
-    def extents(self):
-        """Each spatial axis's kernel extent, dilation * (kernel - 1) + 1."""
-        return [d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation)]
 
     def inputs(self, bottoms, params):
         """(input, weight, bias) after checking the input, in fast mode's layout if chosen."""
@@ -107,15 +105,17 @@ class Convolution(_ConvBase):
 
     def forward(self, bottoms, params):
         x, weight, bias = self.inputs(bottoms, params)
+        sizes = [x.shape[2] + 2 * self.pad[0], x.shape[3] + 2 * self.pad[1]]
+        if sizes[0] >= self.extents[0] and sizes[1] >= self.extents[1]:   # torch's arithmetic is Caffe's
+            return [F.conv2d(x, weight, bias, self.stride, self.pad, self.dilation, self.group)]
         # conv_layer.cpp: out = (in + 2 pad - extent) / stride + 1 in C++ integer division, so a
         # kernel up to stride - 1 wider than the padded input still gives one output; im2col
         # reads zeros there, which the extra bottom/right padding below supplies.
-        sizes = [x.shape[2 + i] + 2 * self.pad[i] for i in range(2)]
-        out = [_trunc_div(s - e, st) + 1 for s, e, st in zip(sizes, self.extents(), self.stride)]
+        out = [_trunc_div(s - e, st) + 1 for s, e, st in zip(sizes, self.extents, self.stride)]
         shape = _checked_size(self, (x.shape[0], self.num_output) + tuple(out))
         if 0 in shape:
             return [x.new_zeros(shape)]
-        short = [max(0, e - s) for s, e in zip(sizes, self.extents())]
+        short = [max(0, e - s) for s, e in zip(sizes, self.extents)]
         if any(short):
             x = F.pad(x, (0, short[1], 0, short[0]))
         return [F.conv2d(x, weight, bias, self.stride, self.pad, self.dilation, self.group)]
@@ -130,7 +130,7 @@ class Deconvolution(_ConvBase):
         x, weight, bias = self.inputs(bottoms, params)
         # deconv_layer.cpp: out = stride * (in - 1) + extent - 2 pad
         out = [st * (x.shape[2 + i] - 1) + e - 2 * p
-               for i, (st, e, p) in enumerate(zip(self.stride, self.extents(), self.pad))]
+               for i, (st, e, p) in enumerate(zip(self.stride, self.extents, self.pad))]
         shape = _checked_size(self, (x.shape[0], self.num_output) + tuple(out))
         if 0 in shape:
             return [x.new_zeros(shape)]
