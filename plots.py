@@ -6,27 +6,20 @@ needs a display or touches pyplot's global state; files are written to a
 temporary name and renamed, so a reader never sees half a PNG.
 """
 import csv
-import os
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from fcn import files
+
 METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
 
 
 def _save(fig, png_path):
-    """Write fig as png_path via a temporary file of this process beside it, removed if drawing fails."""
+    """Write fig as png_path whole (fcn.files): a viewer never sees a half-drawn plot."""
     FigureCanvasAgg(fig)
-    tmp = '%s.%d.tmp' % (png_path, os.getpid())
-    try:
-        fig.savefig(tmp, format='png', dpi=100)
-        os.replace(tmp, png_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return png_path
+    return files.write_whole(png_path, lambda tmp: fig.savefig(tmp, format='png', dpi=100))
 
 
 def _column(rows, name):

@@ -49,12 +49,14 @@ to the smallest size, which releases the blobs (torchcaffe).
 """
 import math
 import os
+from functools import partial
 
 import numpy as np
 from PIL import Image
 
 import vis
 from backend import caffe
+from fcn import files
 from fcn.errors import FCNError, InputError
 from layers import common
 from models import records
@@ -500,27 +502,16 @@ def write_outputs(result, out_dir, base, record, palettes=None):
         palette = palettes[k] if palettes else out.palette_colors()
         names = out.class_names() if out.classes else []
         stem = os.path.join(out_dir, base + out.suffix)
-        _atomic(stem + '.png', vis.save_label_png, label, palette, format='PNG')
+        files.write_whole(stem + '.png', partial(vis.save_label_png, label=label, palette=palette, format='PNG'))
         present = [c for c in vis.classes_present(label) if c != common.VOID]
         entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c]) for c in present]
         ignore = (0, common.VOID) if names[:1] == ['background'] else (common.VOID,)
         im = vis.overlay_image(result.rgb, label, ignore=ignore, palette=palette)
         vis.draw_legend(im, entries)
-        _atomic(stem + '_overlay.jpg', im.save, format='JPEG', quality=92)
+        files.write_whole(stem + '_overlay.jpg', partial(im.save, format='JPEG', quality=92))
         del im
         written += [stem + '.png', stem + '_overlay.jpg']
     return written
-
-
-def _atomic(path, save, *args, **kwargs):
-    """save(path + '.part', *args, **kwargs), then the rename that makes it path: never a half-written file."""
-    part = path + '.part'
-    try:
-        save(part, *args, **kwargs)
-        os.replace(part, path)
-    finally:
-        if os.path.exists(part):
-            os.remove(part)
 
 
 # -- for scripts that segment one RGB image with a VOC-style net -----------------------------------------

@@ -18,6 +18,7 @@ refused by name on the other backend.
 import csv
 import glob
 import os
+import pathlib
 import re
 import shutil
 import signal
@@ -32,7 +33,7 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import cli, paths
+from fcn import cli, files, paths
 from fcn.weights import check as check_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
@@ -83,22 +84,8 @@ def resolve_solver(ndir, odir, iters=None):
     if iters is not None:
         param.max_iter = iters
     path = os.path.join(odir, 'solver.prototxt')
-    write_atomic(path, text_format.MessageToString(param).encode())
+    files.write_whole(path, lambda tmp: pathlib.Path(tmp).write_text(text_format.MessageToString(param)))
     return path, param
-
-
-def write_atomic(path, data):
-    """Write bytes so that path holds either its old content or all of the new."""
-    tmp = '%s.%d.tmp' % (path, os.getpid())
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def model_of(state):

@@ -144,7 +144,7 @@ def test_a_folder_is_expanded_and_bad_files_are_skipped_with_a_message(tiny_net,
     assert 'skipped' in err and 'notes.jpg' in err and 'cut.jpg' in err
     assert 'not found: %s' % (tmp_path / 'missing.jpg') in err
     assert not (out / 'notes.png').exists() and not (out / 'cut.png').exists()
-    assert not [p for p in os.listdir(out) if p.endswith('.part')]
+    assert not [p for p in os.listdir(out) if p.endswith(('.part', '.tmp'))]
 
 
 def test_missing_weights_say_so_and_name_the_make_target_only_for_the_default(tiny_net, tmp_path, monkeypatch):
