@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from fcn import cli, paths
-from fcn.weights import check as check_weights, locate as locate_weights
+from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError
 from models import records
 # Largest difference allowed, over the largest score: the engine's own forward tolerance against
@@ -40,16 +40,14 @@ def engine():
 
 def load_deploy(net_name, weights, allow_partial=False):
     """The deploy net of a net (name, alias or folder) with its weights, its record, and warnings about
-    the weights (fcn.weights.check)."""
+    the weights (fcn.weights.load)."""
     caffe, _ = engine()
     rec = records.get(net_name)
     if not os.path.exists(rec.deploy):
         raise FCNError('no deploy net for %r (looked for %s)' % (net_name, rec.deploy))
     path = locate_weights(rec.name, weights)
     net = caffe.Net(rec.deploy, caffe.TEST)
-    warnings = check_weights(net, path, allow_partial)
-    net.copy_from(path)
-    return net, rec, warnings
+    return net, rec, load_weights(net, path, allow_partial)
 
 
 def resize_inputs(net, height=None, width=None):

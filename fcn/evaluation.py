@@ -15,7 +15,7 @@ import score
 import vis
 from backend import caffe
 from fcn import training
-from fcn.weights import check as check_weights, locate as locate_weights
+from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import MissingFile
 from models import records
 
@@ -47,9 +47,8 @@ def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=
     if not os.path.isfile(proto):
         raise MissingFile('%s has no val or test prototxt (record val_net %r)' % (rec.folder, rec.val_net))
     net = caffe.Net(proto, caffe.TEST)
-    for warning in check_weights(net, path, allow_partial):
+    for warning in load_weights(net, path, allow_partial):
         log('warning: ' + warning)
-    net.copy_from(path)
     hists = {}
     if save:
         os.makedirs(save, exist_ok=True)

@@ -316,8 +316,7 @@ class Segmenter:
         self.weight_bytes = 4 * sum(p.count for ps in self.net.params.values() for p in ps)
         self.smallest = self._smallest()
         self.constant = self._calibrate()
-        self.warnings = weights.check(self.net, weights_path, allow_partial)
-        self.net.copy_from(weights_path)
+        self.warnings = weights.load(self.net, weights_path, allow_partial)
         self.palettes = [out.palette_colors() for out in record.outputs]
 
     def _check_record(self):

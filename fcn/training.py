@@ -34,7 +34,7 @@ import score
 import surgery
 from backend import caffe
 from fcn import cli, files, paths
-from fcn.weights import check as check_weights, locate as locate_weights
+from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
 
@@ -152,9 +152,8 @@ def initialize(solver, rec, init_weights=None, log=print):
     transplant, the coarser net's or the streams' trained weights, or the fillers); then bilinear
     interp surgery on the 'up' layers."""
     if init_weights:
-        for warning in check_weights(solver.net, locate_weights(rec.name, init_weights), allow_partial=True):
+        for warning in load_weights(solver.net, locate_weights(rec.name, init_weights), allow_partial=True):
             log('warning: ' + warning)
-        solver.net.copy_from(init_weights)
     else:
         kind, source = rec.init
         if kind == 'classifier':

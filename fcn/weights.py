@@ -14,8 +14,7 @@ loading, `check` compares the layer names that hold blobs in the caffemodel
 
     path = weights.locate('voc-fcn8s', args.weights)      # MissingFile if absent
     net = caffe.Net(deploy, caffe.TEST)
-    for line in weights.check(net, path, allow_partial): warn(line)
-    net.copy_from(path)
+    for line in weights.load(net, path, allow_partial): warn(line)   # check, then copy_from
 """
 import importlib
 import os
@@ -99,3 +98,10 @@ def check(net, path, allow_partial=False):
         return [message + '; the net runs on its fillers']
     return ['weights %s set %d of the net\'s %d learnable layers; left at their fillers: %s'
             % (path, len(done), len(done) + len(unset), _listed(unset))]
+
+
+def load(net, path, allow_partial=False):
+    """`check` the caffemodel at path against net, then copy it in; returns check's warnings."""
+    warnings = check(net, path, allow_partial)
+    net.copy_from(path)
+    return warnings
