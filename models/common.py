@@ -304,47 +304,51 @@ def fc_head(n, bottom, ks=7, suffix='', train=True, param=LEARN, pad=0, stride=1
     return top
 
 
-def _skip(n, up, pool, pool_name, nout, suffix, scale):
+def _skip(n, up, pool, pool_name, nout, suffix, scale, rename=''):
     """Score a pooling layer, crop it to the upsampled coarse scores and sum them."""
     s = suffix
     if scale is not None:
         n['scale_%s%s' % (pool_name, s)] = L.Scale(
             pool, filler=dict(type='constant', value=scale), param=FROZEN)
         pool = n['scale_%s%s' % (pool_name, s)]
-    n['score_%s%s' % (pool_name, s)] = score_conv(pool, nout)
-    n['score_%s%sc' % (pool_name, s)] = crop(n['score_%s%s' % (pool_name, s)], up)
+    score = 'score_%s%s%s' % (pool_name, s, rename)
+    n[score] = score_conv(pool, nout)
+    n['score_%s%sc' % (pool_name, s)] = crop(n[score], up)
     n['fuse_%s%s' % (pool_name, s)] = L.Eltwise(up, n['score_%s%sc' % (pool_name, s)],
                                                operation=P.Eltwise.SUM)
     return n['fuse_%s%s' % (pool_name, s)]
 
 
 def fcn_head(n, feat, ref, nout, stride=32, suffix='', pool4=None, pool3=None, scales=None,
-             up_ks=None, crop_offset=None):
+             up_ks=None, crop_offset=None, rename=''):
     """FCN-32s/16s/8s scoring head over ``feat``; returns the score, cropped to ``ref``.
 
     Names follow the release: score_fr, upscore (32s) or upscore2 + score_pool4
     (+ upscore_pool4 + score_pool3) + upscore16/upscore8, and score, each
-    with ``suffix`` (e.g. '_sem').  ``scales`` = {'pool4': 0.01, 'pool3': 1e-4}
-    inserts the fixed Scale layers of FCN-8s at-once; ``up_ks`` overrides the
-    final upsampling kernel (63 for odd-aligned trunks); ``crop_offset`` states the
-    final crop's offset (see :func:`crop`).
+    with ``suffix`` (e.g. '_sem').  ``rename`` is appended to the names of the
+    layers whose weights are shaped by the class count (the scoring and
+    upsampling layers), so copy_from by name skips them when a net is made for
+    another number of classes (models/custom.py).  ``scales`` = {'pool4': 0.01,
+    'pool3': 1e-4} inserts the fixed Scale layers of FCN-8s at-once; ``up_ks``
+    overrides the final upsampling kernel (63 for odd-aligned trunks);
+    ``crop_offset`` states the final crop's offset (see :func:`crop`).
     """
-    s, scales = suffix, scales or {}
-    n['score_fr' + s] = score_conv(feat, nout)
+    s, r, scales = suffix, suffix + rename, scales or {}
+    n['score_fr' + r] = score_conv(feat, nout)
     if stride == 32:
-        n['upscore' + s] = upsample(n['score_fr' + s], nout, 32, ks=up_ks)
-        up = n['upscore' + s]
+        n['upscore' + r] = upsample(n['score_fr' + r], nout, 32, ks=up_ks)
+        up = n['upscore' + r]
     elif stride in (16, 8):
-        n['upscore2' + s] = upsample(n['score_fr' + s], nout, 2)
-        fuse = _skip(n, n['upscore2' + s], pool4, 'pool4', nout, s, scales.get('pool4'))
+        n['upscore2' + r] = upsample(n['score_fr' + r], nout, 2)
+        fuse = _skip(n, n['upscore2' + r], pool4, 'pool4', nout, s, scales.get('pool4'), rename)
         if stride == 16:
-            n['upscore16' + s] = upsample(fuse, nout, 16, ks=up_ks)
-            up = n['upscore16' + s]
+            n['upscore16' + r] = upsample(fuse, nout, 16, ks=up_ks)
+            up = n['upscore16' + r]
         else:
-            n['upscore_pool4' + s] = upsample(fuse, nout, 2)
-            fuse = _skip(n, n['upscore_pool4' + s], pool3, 'pool3', nout, s, scales.get('pool3'))
-            n['upscore8' + s] = upsample(fuse, nout, 8, ks=up_ks)
-            up = n['upscore8' + s]
+            n['upscore_pool4' + r] = upsample(fuse, nout, 2)
+            fuse = _skip(n, n['upscore_pool4' + r], pool3, 'pool3', nout, s, scales.get('pool3'), rename)
+            n['upscore8' + r] = upsample(fuse, nout, 8, ks=up_ks)
+            up = n['upscore8' + r]
     else:
         raise ValueError('FCN output stride must be 32, 16 or 8, not %r' % (stride,))
     n['score' + s] = crop(up, ref, offset=crop_offset)

@@ -20,9 +20,6 @@ release's: with rename '' a created VGG16 FCN-8s is voc-fcn8s over other data.
 """
 from models import common as C
 
-L = C.L
-P = C.P
-
 ARCHS = ('fcn32s', 'fcn16s', 'fcn8s', 'fcn8s-atonce', 'alexnet', 'googlenet')
 #: The trunk of each architecture, which is also the ILSVRC classifier it is transplanted from.
 TRUNK = {'fcn32s': 'vgg16', 'fcn16s': 'vgg16', 'fcn8s': 'vgg16', 'fcn8s-atonce': 'vgg16',
@@ -67,40 +64,6 @@ random_seed: 1337
 '''
 
 
-def _skip(n, up, pool, name, nout, rename, scale):
-    """Score pooling layer `name`, crop it to the upsampled scores `up` and sum the two."""
-    if scale is not None:
-        n['scale_' + name] = L.Scale(pool, filler=dict(type='constant', value=scale), param=C.FROZEN)
-        pool = n['scale_' + name]
-    n['score_%s%s' % (name, rename)] = C.score_conv(pool, nout)
-    n['score_%sc' % name] = C.crop(n['score_%s%s' % (name, rename)], up)
-    n['fuse_' + name] = L.Eltwise(up, n['score_%sc' % name], operation=P.Eltwise.SUM)
-    return n['fuse_' + name]
-
-
-def head(n, feat, nout, stride, rename='', scales=None, up_ks=None, crop_offset=None):
-    """The FCN-<stride>s scoring head over `feat`, cropped to n.data as n.score; the layers with
-    class-count-shaped weights carry the suffix `rename`."""
-    r, scales = rename, scales or {}
-    n['score_fr' + r] = C.score_conv(feat, nout)
-    if stride == 32:
-        n['upscore' + r] = C.upsample(n['score_fr' + r], nout, 32, ks=up_ks)
-        up = n['upscore' + r]
-    else:
-        n['upscore2' + r] = C.upsample(n['score_fr' + r], nout, 2)
-        fuse = _skip(n, n['upscore2' + r], n.pool4, 'pool4', nout, r, scales.get('pool4'))
-        if stride == 16:
-            n['upscore16' + r] = C.upsample(fuse, nout, 16)
-            up = n['upscore16' + r]
-        else:
-            n['upscore_pool4' + r] = C.upsample(fuse, nout, 2)
-            fuse = _skip(n, n['upscore_pool4' + r], n.pool3, 'pool3', nout, r, scales.get('pool3'))
-            n['upscore8' + r] = C.upsample(fuse, nout, 8)
-            up = n['upscore8' + r]
-    n.score = C.crop(up, n.data, crop_offset)
-    return n.score
-
-
 def body(spec):
     """The fcn_net body of spec's architecture: trunk, fc6/fc7 (or GoogLeNet's dropout), head."""
     arch, nout, rename = spec['arch'], spec['classes'], spec.get('rename', '')
@@ -109,18 +72,19 @@ def body(spec):
         if TRUNK[arch] == 'vgg16':
             C.vgg16_trunk(n, n.data)
             feat = C.fc_head(n, n.pool5, train=train)
-            head(n, feat, nout, STRIDE[arch], rename,
-                 scales=ATONCE_SCALES if arch == 'fcn8s-atonce' else None)
+            C.fcn_head(n, feat, n.data, nout, stride=STRIDE[arch], pool4=n.pool4, pool3=n.pool3,
+                       scales=ATONCE_SCALES if arch == 'fcn8s-atonce' else None, rename=rename)
         elif arch == 'alexnet':
             C.caffenet_trunk(n, n.data, pad=100)
             feat = C.fc_head(n, n.pool5, ks=6, train=train, param=None)
-            head(n, feat, nout, 32, rename, up_ks=63)   # 63: x32 upsampling aligned on whole pixels
+            # 63: x32 upsampling aligned on whole pixels
+            C.fcn_head(n, feat, n.data, nout, up_ks=63, rename=rename)
         else:
             feat = C.googlenet_trunk(n, n.data, pad=100)
             if train:
                 n['inception_5b/drop'] = C.dropout(feat, 0.4)
                 feat = n['inception_5b/drop']
-            head(n, feat, nout, 32, rename, up_ks=63, crop_offset=C.GOOGLENET_CROP_OFFSET)
+            C.fcn_head(n, feat, n.data, nout, up_ks=63, crop_offset=C.GOOGLENET_CROP_OFFSET, rename=rename)
     return build
 
 
