@@ -10,7 +10,7 @@ geometric); the published figures and their sources come from the net's record.
 """
 import sys
 
-from fcn import cli, evaluation, training
+from fcn import cli, device, evaluation
 
 
 def main(argv=None):
@@ -24,7 +24,7 @@ def main(argv=None):
     ap.add_argument('--allow-partial', action='store_true',
                     help='score even with a caffemodel that sets none of the net\'s layers (they keep their fillers)')
     args = ap.parse_args(argv)
-    training.set_device(args.gpu)
+    device.use(args.gpu)
     ev = evaluation.evaluate(args.net, weights=args.weights, val=args.val, limit=args.limit, save=args.save,
                              allow_partial=args.allow_partial, log=lambda line: print(line, file=sys.stderr))
     print(evaluation.report(ev))

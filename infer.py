@@ -35,8 +35,7 @@ import sys
 
 from tqdm import tqdm
 
-from backend import caffe
-from fcn import cli, inference, weights
+from fcn import cli, device, inference, weights
 from layers.common import DataError
 from models import records
 
@@ -82,10 +81,9 @@ def main(argv=None):
                     raise inference.InputError('%s would be overwritten by its own output; choose another --out'
                                                % target)
     path = weights.locate(record.name, args.weights)
-    if args.gpu is not None:
-        inference.use_gpu(args.gpu)
+    device.use(args.gpu)
     if args.fast:
-        caffe.set_fast_mode()
+        cli.fast_mode()
     budget = args.max_memory or inference.default_budget()
     seg = inference.Segmenter(record, path, budget, allow_partial=args.allow_partial)
     for line in seg.warnings + notes:

@@ -7,6 +7,11 @@ score.py, export_onnx.py, demo.py, data/download.py) call.
     fcn.training   the paper's training: initialization, solving, seg tests, snapshots, resume
     fcn.inference  segmenting images with a deploy net within a memory budget
     fcn.evaluation scoring a net on its benchmark split against the published figures
+    fcn.weights    which caffemodel a net loads, checked against the net before copy_from
+    fcn.dataset    a user's own dataset: its layouts, reading, and every problem before training
+    fcn.download   the datasets and published weights, fetched only when asked
+    fcn.device     the CPU or a CUDA device for the nets
+    fcn.files      files written whole (temporary file, then rename)
 
 Per-net facts live in one record per net (models/records.py), which all of these read.
 Library modules raise; they never print for the user or exit.

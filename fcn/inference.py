@@ -142,16 +142,6 @@ def default_budget():
         return 4 << 30
 
 
-def use_gpu(index):
-    """Run on CUDA device `index`; FCNError when the backend has no such device."""
-    try:
-        caffe.set_device(index)
-        caffe.set_mode_gpu()
-    except Exception as e:   # CaffeError (no CUDA), RuntimeError / AssertionError from torch or pycaffe
-        raise FCNError('--gpu %d: %s' % (index, str(e).strip().splitlines()[0] if str(e).strip()
-                                         else 'no such CUDA device')) from None
-
-
 # -- what to read --------------------------------------------------------------------------------------
 
 

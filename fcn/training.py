@@ -33,7 +33,7 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import cli, files, paths
+from fcn import cli, device, files, paths
 from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
@@ -300,14 +300,6 @@ def agree(stop, snap):
 
 
 # -- the run ------------------------------------------------------------------------------
-def set_device(gpu):
-    if gpu is None:
-        caffe.set_mode_cpu()
-        return
-    caffe.set_device(gpu + int(os.environ.get('LOCAL_RANK', '0')))
-    caffe.set_mode_gpu()
-
-
 def join_group():
     """(rank, world size) of this process: torchrun's group on torchcaffe, else (0, 1)."""
     if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
@@ -375,7 +367,7 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
     """
     rec = records.get(name)
     odir = out or paths.out_dir(rec.name)
-    set_device(gpu)
+    device.use(gpu)
     rank, _ = join_group()
     fresh = not os.path.exists(odir)
     try:
