@@ -84,17 +84,13 @@ class Output:
             return [line.strip() for line in f if line.strip()]
 
     def palette_colors(self):
-        """(256, 3) uint8 colours of the labels: the VOC palette, or the file's "R G B" lines first."""
-        import numpy as np
+        """(256, 3) uint8 colours of the labels: the VOC palette, or the palette file's "R G B" lines
+        first (read as a dataset's palette.txt is, fcn.dataset.read_palette)."""
         import vis
+        from fcn.dataset import read_palette
         colors = vis.voc_palette()
         if self.palette != 'voc':
-            path = paths.shipped(self.palette)
-            with open(path) as f:
-                rows = [line.split() for line in f if line.strip()]
-            table = np.array(rows, dtype=np.int64)
-            if table.ndim != 2 or table.shape[1] != 3 or table.min() < 0 or table.max() > 255:
-                raise RecordError('%s: a palette is one "R G B" line (0..255) per class' % path)
+            table = read_palette(paths.shipped(self.palette))
             colors[:len(table)] = table
         return colors
 
