@@ -35,12 +35,10 @@ from PIL import Image, ImageOps
 
 from backend import caffe
 from fcn.paths import data_path
+from models.records import MODALITIES
 
 #: The label that marks pixels excluded from the loss and the scores.
 VOID = 255
-
-#: The modalities an input blob stacks, with their channel counts (models/records.py agrees).
-MODALITY_CHANNELS = {'color': 3, 'depth': 1, 'hha': 3}
 
 #: Keys every data layer accepts besides its own, with their defaults.
 COMMON_OPTIONAL = {'randomize': True, 'seed': None, 'prefetch': True}
@@ -389,8 +387,8 @@ def modality_input(kind, source, mean, what=None, who='input', upright=False, ma
     `what` names the file in errors (default: the kind); upright and max_pixels
     go to the reader.
     """
-    if kind not in MODALITY_CHANNELS:
-        raise ValueError('modality kind %r is not one of %s' % (kind, ', '.join(MODALITY_CHANNELS)))
+    if kind not in MODALITIES:
+        raise ValueError('modality kind %r is not one of %s' % (kind, ', '.join(MODALITIES)))
     what = what or {'color': 'image', 'hha': 'HHA image', 'depth': 'depth image'}[kind]
     is_path = isinstance(source, (str, os.PathLike))
     name = os.fspath(source) if is_path else 'the %s array' % what
