@@ -67,6 +67,21 @@ def input_layer(name, shape):
             % (name, name, dims))
 
 
+def run_layer(layer, bottoms, phase=caffe.TEST, top_diffs=None, force=True):
+    """A net of Input layers (one per bottom) plus `layer`; forward, then backward if top_diffs."""
+    text = ('force_backward: true\n' if force else '') + \
+        ''.join(input_layer(name, a.shape) for name, a in bottoms.items()) + layer
+    net = make_net(text, phase)
+    for name, a in bottoms.items():
+        net.blobs[name].data[...] = a
+    net.forward()
+    if top_diffs is not None:
+        for name, g in top_diffs.items():
+            net.blobs[name].diff[...] = g
+        net.backward()
+    return net
+
+
 # A module of one Python layer, `Double` (top = 2 x bottom, with backward), for tests that
 # need a Python layer in a net; write it with the `pymodule` fixture.
 DOUBLE_LAYER = '''

@@ -12,24 +12,11 @@ import math
 import numpy as np
 import pytest
 
-from tc_helpers import input_layer, make_net
+from tc_helpers import run_layer as run
 
 RNG = np.random.RandomState
 F32 = np.float32
 FLT_MAX = np.finfo(np.float32).max
-
-
-def run(layer, bottoms, top_diffs=None):
-    """A net of Input layers plus `layer`; forward, then backward from top_diffs if given."""
-    net = make_net('force_backward: true\n' + ''.join(input_layer(k, a.shape) for k, a in bottoms.items()) + layer)
-    for k, a in bottoms.items():
-        net.blobs[k].data[...] = a
-    net.forward()
-    if top_diffs is not None:
-        for k, g in top_diffs.items():
-            net.blobs[k].diff[...] = g
-        net.backward()
-    return net
 
 
 def assert_same_floats(got, want):
@@ -113,7 +100,7 @@ def check_pooling(method, hw, k, s, p, ceil=True, global_pooling=False, seed=0):
     want, _ = pool_ref(x, method, kk, s, p, ceil)
     g = rng.randint(-4, 5, size=want.shape).astype(F32)
     _, dx = pool_ref(x, method, kk, s, p, ceil, g)
-    net = run(pool_layer(method, k, s, p, ceil, global_pooling), {'x': x}, {'y': g})
+    net = run(pool_layer(method, k, s, p, ceil, global_pooling), {'x': x}, top_diffs={'y': g})
     assert net.blobs['y'].data.shape == want.shape, (hw, k, s, p)
     assert_same_floats(net.blobs['y'].data, want)
     if method == 'MAX':
@@ -148,7 +135,7 @@ def test_pooling_windows_without_image_elements(method):
     else:
         assert np.all(np.isnan(top[:, :, :, 2]))
         assert np.all(top[:, :, 2, :2] == 0) and np.all(np.signbit(top[:, :, 2, :2]))
-    net = run(pool_layer(method, (1, 1), (3, 2), (0, 0)), {'x': x}, {'y': np.ones(top.shape, F32)})
+    net = run(pool_layer(method, (1, 1), (3, 2), (0, 0)), {'x': x}, top_diffs={'y': np.ones(top.shape, F32)})
     hit = np.zeros(x.shape, bool)
     hit[:, :, ::3, ::2] = True
     assert np.all(net.blobs['x'].diff[~hit] == 0) and np.all(net.blobs['x'].diff[hit] == 1)
@@ -158,7 +145,7 @@ def test_max_pooling_of_values_at_or_below_minus_flt_max():
     """Caffe's running maximum starts at -FLT_MAX and needs a strictly larger element: a window
     of -inf or -FLT_MAX gives -FLT_MAX and no diff."""
     x = np.array([[[[-np.inf, -np.inf, 1], [-FLT_MAX, -np.inf, 2]]]], F32)
-    net = run(pool_layer('MAX', (2, 1), (1, 1), (0, 0)), {'x': x}, {'y': np.ones((1, 1, 1, 3), F32)})
+    net = run(pool_layer('MAX', (2, 1), (1, 1), (0, 0)), {'x': x}, top_diffs={'y': np.ones((1, 1, 1, 3), F32)})
     assert_same_floats(net.blobs['y'].data, [[[[-FLT_MAX, -FLT_MAX, 2]]]])
     assert_same_floats(net.blobs['x'].diff, [[[[0, 0, 0], [0, 0, 1]]]])
 
@@ -419,7 +406,7 @@ def test_crop_sweep(axis, offset_kind):
     want_shape = tuple(x.shape[i] if i < first else ref.shape[i] for i in range(4))
     g = rng.randn(*want_shape).astype(F32)
     want, dx = crop_ref(x, ref.shape, axis, offsets, g)
-    net = run(text, {'x': x, 'r': ref}, {'y': g})
+    net = run(text, {'x': x, 'r': ref}, top_diffs={'y': g})
     assert_same_floats(net.blobs['y'].data, want)
     assert_same_floats(net.blobs['x'].diff, dx)
 
@@ -465,6 +452,6 @@ def test_flatten_sweep():
                 run(text, {'x': x})
             continue
         g = RNG(11).randn(*want).astype(F32)
-        net = run(text, {'x': x}, {'y': g})
+        net = run(text, {'x': x}, top_diffs={'y': g})
         assert_same_floats(net.blobs['y'].data, x.reshape(want))
         assert_same_floats(net.blobs['x'].diff, g.reshape(x.shape))

@@ -8,26 +8,11 @@ import pytest
 import torch
 
 import torchcaffe as caffe
-from tc_helpers import input_layer, make_net
+from tc_helpers import run_layer as run
 from torchcaffe.fillers import fill
 from torchcaffe.proto import caffe_pb2
 
 RNG = np.random.RandomState
-
-
-def run(layer, bottoms, phase=caffe.TEST, top_diffs=None, force=True):
-    """A net of Input layers (one per bottom) plus `layer`; forward, then backward if top_diffs."""
-    text = ('force_backward: true\n' if force else '') + \
-        ''.join(input_layer(name, a.shape) for name, a in bottoms.items()) + layer
-    net = make_net(text, phase)
-    for name, a in bottoms.items():
-        net.blobs[name].data[...] = a
-    net.forward()
-    if top_diffs is not None:
-        for name, g in top_diffs.items():
-            net.blobs[name].diff[...] = g
-        net.backward()
-    return net
 
 
 def close(got, want, atol=1e-5, rtol=1e-5):
