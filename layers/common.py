@@ -148,15 +148,15 @@ def get_mean(params, key, who, n=3):
 # -- files ----------------------------------------------------------------------
 
 
-def require_file(path, what, who):
+def require_file(path, what, who, hint=''):
     if not os.path.isfile(path):
-        raise FileNotFoundError('%s: %s not found: %s (get the dataset first: see data/README.md)'
-                                % (who, what, path))
+        raise FileNotFoundError('%s: %s not found: %s%s' % (who, what, path, hint))
 
 
 def read_split(path, who):
-    """The example ids of a split file, one a line (blank lines skipped)."""
-    require_file(path, 'split file', who)
+    """The example ids of a split file, one a line (blank lines skipped).  A missing one is the first
+    sign of a dataset that is not there, so its error says where to get it."""
+    require_file(path, 'split file', who, ' (get the dataset first: see data/README.md)')
     with open(path) as f:
         ids = [line.strip() for line in f]
     ids = [i for i in ids if i]
