@@ -36,7 +36,7 @@ import sys
 from tqdm import tqdm
 
 from fcn import cli, device, inference, weights
-from layers.common import DataError
+from fcn.readers import DataError
 from models import records
 
 

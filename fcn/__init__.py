@@ -8,6 +8,7 @@ score.py, export_onnx.py, demo.py, data/download.py) call.
     fcn.inference  segmenting images with a deploy net within a memory budget
     fcn.evaluation scoring a net on its benchmark split against the published figures
     fcn.weights    which caffemodel a net loads, checked against the net before copy_from
+    fcn.readers    reading images, label maps, depth, HHA, .mat files and palettes
     fcn.dataset    a user's own dataset: its layouts, reading, and every problem before training
     fcn.download   the datasets and published weights, fetched only when asked
     fcn.device     the CPU or a CUDA device for the nets

@@ -18,6 +18,7 @@ import os
 import sys
 
 from fcn.errors import BackendError, FCNError
+from fcn.readers import DataError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -84,9 +85,10 @@ def fast_mode():
 def known_errors():
     """The exception types that mean a problem the user can fix."""
     known = [FCNError, OSError, MemoryError]
+    known.append(DataError)
     layers = sys.modules.get('layers.common')
     if layers is not None:
-        known += [layers.DataError, layers.ParamError]
+        known.append(layers.ParamError)
     engine = sys.modules.get('torchcaffe')
     if engine is not None:
         known.append(engine.CaffeError)

@@ -30,7 +30,7 @@ from PIL import Image
 
 from fcn import paths
 from fcn.errors import FCNError
-from layers.common import DataError, VOID, check_labels, read_label_png, read_rgb
+from fcn.readers import DataError, VOID, check_labels, read_label_png, read_palette, read_rgb
 
 SPLITS = ('train', 'val')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
@@ -59,27 +59,6 @@ def read_names(path):
     """The non-blank lines of a text file, stripped."""
     with open(path) as f:
         return [line.strip() for line in f if line.strip()]
-
-
-def read_palette(path):
-    """(k, 3) uint8 colours of palette.txt's "R G B" lines; DatasetError naming the line otherwise."""
-    rows = []
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            try:
-                values = [int(p) for p in parts]
-            except ValueError:
-                values = []
-            if len(values) != 3 or min(values) < 0 or max(values) > 255:
-                raise DatasetError('%s: line %d: a palette line is three integers "R G B" in 0..255, not %r'
-                                   % (path, number, line.strip()))
-            rows.append(values)
-    if not rows:
-        raise DatasetError('%s: the palette is empty; give one "R G B" line per class' % path)
-    return np.array(rows, dtype=np.uint8)
 
 
 @dataclass
@@ -207,7 +186,7 @@ def _structure(root):
         ds.palette_path = palette_path
         try:
             ds.palette = read_palette(palette_path)
-        except DatasetError as e:
+        except DataError as e:
             problems.append((palette_path, str(e).split(': ', 1)[1]))
         else:
             if names and len(ds.palette) not in (len(names), len(names) + 1):

@@ -8,7 +8,7 @@
 
 Inputs, from the record (models/records.py): every deploy input blob gets its
 modalities stacked along the channels, each read and normalized by
-layers.common.modality_input with the net's own means, exactly as the data
+fcn.readers.modality_input with the net's own means, exactly as the data
 layers build them.  The positional image is always the colour photo (the
 overlay is drawn on it); NYUDv2 nets that take depth or HHA find them per
 image (`inputs_of`): given explicitly (--depth FILE, --hha FILE, one image),
@@ -56,9 +56,8 @@ from PIL import Image
 
 import vis
 from backend import caffe
-from fcn import files
+from fcn import files, readers
 from fcn.errors import FCNError, InputError
-from layers import common
 from models import records
 
 #: Bytes a blob's transients add per byte of blobs, at most (see the module docstring).
@@ -414,7 +413,7 @@ class Segmenter:
         Raises InputError (OverBudget when it cannot fit) naming the image.
         """
         image = files['image']
-        height, width, mode = common.image_size(image, 'image', WHO)
+        height, width, mode = readers.image_size(image, 'image', WHO)
         modes = {'image': mode}
         for kind, path in files.items():
             if kind in ('image', 'color'):
@@ -422,7 +421,7 @@ class Segmenter:
             if path.lower().endswith('.mat'):
                 modes[kind] = 'mat'
                 continue
-            *size, modes[kind] = common.image_size(path, kind, WHO)
+            *size, modes[kind] = readers.image_size(path, kind, WHO)
             if tuple(size) != (height, width):
                 raise InputError('%s is %dx%d but its %s %s is %dx%d (W x H)'
                                  % (image, width, height, kind, path, size[1], size[0]))
@@ -436,14 +435,14 @@ class Segmenter:
         for kind, path in files.items():       # the extra modalities first, while the photo is not held
             if kind in ('image', 'color'):
                 continue
-            reader = common.read_depth if kind == 'depth' else common.read_rgb
+            reader = readers.read_depth if kind == 'depth' else readers.read_rgb
             array = reader(path, kind, WHO, upright=True, max_pixels=max_pixels)
             if array.shape[:2] != (height, width):
                 raise InputError('%s is %dx%d but its %s %s is %dx%d (W x H)'
                                  % (image, width, height, kind, path, array.shape[1], array.shape[0]))
             pass_inputs[kind] = _resize(array, h, w, Image.NEAREST if kind == 'depth' else Image.BILINEAR)
             del array
-        rgb = common.read_rgb(image, 'image', WHO, upright=True, max_pixels=max_pixels)
+        rgb = readers.read_rgb(image, 'image', WHO, upright=True, max_pixels=max_pixels)
         if rgb.shape[:2] != (height, width):     # EXIF orientation swapped the sides
             height, width = rgb.shape[:2]
             h, w, need = self.fitting_size(height, width, pixel_bytes)
@@ -465,7 +464,7 @@ class Segmenter:
                 blob = self.net.blobs[inp.blob].data
                 c = 0
                 for m in inp.modalities:
-                    blob[0, c:c + m.channels] = common.modality_input(m.kind, arrays[m.kind], m.mean,
+                    blob[0, c:c + m.channels] = readers.modality_input(m.kind, arrays[m.kind], m.mean,
                                                                       who=WHO)
                     c += m.channels
             self.net.forward()
@@ -492,9 +491,9 @@ def write_outputs(result, out_dir, base, record, palettes=None):
         names = out.class_names() if out.classes else []
         stem = os.path.join(out_dir, base + out.suffix)
         files.write_whole(stem + '.png', partial(vis.save_label_png, label=label, palette=palette, format='PNG'))
-        present = [c for c in vis.classes_present(label) if c != common.VOID]
+        present = [c for c in vis.classes_present(label) if c != readers.VOID]
         entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c]) for c in present]
-        ignore = (0, common.VOID) if names[:1] == ['background'] else (common.VOID,)
+        ignore = (0, readers.VOID) if names[:1] == ['background'] else (readers.VOID,)
         im = vis.overlay_image(result.rgb, label, ignore=ignore, palette=palette)
         vis.draw_legend(im, entries)
         files.write_whole(stem + '_overlay.jpg', partial(im.save, format='JPEG', quality=92))
@@ -507,13 +506,13 @@ def write_outputs(result, out_dir, base, record, palettes=None):
 
 
 def load_rgb(path):
-    """An image file as H x W x 3 uint8 RGB, upright, by the one reading policy (layers.common.read_rgb)."""
-    return common.read_rgb(os.fspath(path), 'image', WHO, upright=True)
+    """An image file as H x W x 3 uint8 RGB, upright, by the one reading policy (fcn.readers.read_rgb)."""
+    return readers.read_rgb(os.fspath(path), 'image', WHO, upright=True)
 
 
 def segment(net, rgb, mean=records.ILSVRC_MEAN, score='score', data='data'):
     """Label map (H x W uint8) of one RGB image through a single-input net (mean in BGR order)."""
-    x = common.modality_input('color', rgb, np.asarray(mean), who=WHO)
+    x = readers.modality_input('color', rgb, np.asarray(mean), who=WHO)
     blob = net.blobs[data]
     blob.reshape(1, *x.shape)
     net.reshape()

@@ -15,8 +15,8 @@ as they are.
     layers.siftflow       SIFTFlowSegDataLayer
     layers.nyud           NYUDSegDataLayer
     layers.pascalcontext  PASCALContextSegDataLayer
-    layers.common         what they share: param_str parsing, image and label
-                          reading, ordering, prefetching
+    layers.common         what they share: param_str parsing, split files, ordering,
+                          prefetching (files are read through fcn.readers)
 
 The package imports nothing itself, so `import layers.voc` pulls in only what
 that layer needs.

@@ -15,8 +15,9 @@ the data root (data/) unless absolute.  See layers.common.SegDataLayer for
 ordering, seeding, prefetch and resuming.
 """
 from fcn import dataset
+from fcn.readers import caffe_input, read_rgb
 
-from .common import SegDataLayer, caffe_input, check_same_size, get_dir, get_mean, label_blob, read_rgb
+from .common import SegDataLayer, check_same_size, get_dir, get_mean, label_blob
 
 
 class FolderSegDataLayer(SegDataLayer):

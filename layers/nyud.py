@@ -22,8 +22,9 @@ import os
 
 import numpy as np
 
-from .common import (ParamError, SegDataLayer, check_labels, check_same_size, get_dir, label_blob, mat_variable,
-                     modality_input, read_mat, VOID)
+from fcn.readers import VOID, check_labels, mat_variable, modality_input, read_mat
+
+from .common import ParamError, SegDataLayer, check_same_size, get_dir, label_blob
 
 N_CLASSES = 40
 TOPS = ('color', 'depth', 'hha', 'label')

@@ -29,8 +29,9 @@ import re
 
 import numpy as np
 
-from .common import (DataError, SegDataLayer, check_labels, check_same_size, get_dir,
-                     label_blob, modality_input, mat_variable, read_mat)
+from fcn.readers import DataError, check_labels, mat_variable, modality_input, read_mat
+
+from .common import SegDataLayer, check_same_size, get_dir, label_blob
 
 #: BGR mean of the VOC images.
 MEAN = np.array((104.007, 116.669, 122.679), dtype=np.float32)

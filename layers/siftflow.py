@@ -20,8 +20,9 @@ import os
 
 import numpy as np
 
-from .common import (SegDataLayer, check_labels, check_same_size, get_dir, label_blob, modality_input,
-                     mat_variable, read_mat, VOID)
+from fcn.readers import VOID, check_labels, mat_variable, modality_input, read_mat
+
+from .common import SegDataLayer, check_same_size, get_dir, label_blob
 
 SUBDIR = 'spatial_envelope_256x256_static_8outdoorcategories'
 N_SEMANTIC = 33

@@ -25,8 +25,9 @@ for ordering and the common keys.
 """
 import os
 
-from .common import (SegDataLayer, check_labels, check_same_size, get_dir, get_mean,
-                     label_blob, modality_input, mat_variable, read_label_png, read_mat, DataError, VOID)
+from fcn.readers import DataError, VOID, check_labels, mat_variable, modality_input, read_label_png, read_mat
+
+from .common import SegDataLayer, check_same_size, get_dir, get_mean, label_blob
 
 N_CLASSES = 21
 MEANING = 'classes 0..%d or void %d' % (N_CLASSES - 1, VOID)

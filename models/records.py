@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 from fcn import paths
 from fcn.errors import NetNotFound, RecordError
+from fcn.readers import MODALITIES, read_palette
 
 #: The ILSVRC mean (BGR) that the release subtracts from every VGG16/CaffeNet/GoogLeNet input.
 ILSVRC_MEAN = (104.00698793, 116.66876762, 122.67891434)
-MODALITIES = {'color': 3, 'depth': 1, 'hha': 3}
 METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
 INIT_KINDS = ('classifier', 'net', 'streams', 'scratch')
 
@@ -85,9 +85,8 @@ class Output:
 
     def palette_colors(self):
         """(256, 3) uint8 colours of the labels: the VOC palette, or the palette file's "R G B" lines
-        first (read as a dataset's palette.txt is, fcn.dataset.read_palette)."""
+        first (read as a dataset's palette.txt is, fcn.readers.read_palette)."""
         import vis
-        from fcn.dataset import read_palette
         colors = vis.voc_palette()
         if self.palette != 'voc':
             table = read_palette(paths.shipped(self.palette))

@@ -14,9 +14,8 @@ from PIL import Image
 import infer
 import vis
 from backend import caffe
-from fcn import cli, inference
+from fcn import cli, inference, readers
 from infer_helpers import NYUD, NYUD_IMAGE, REAL_JPEG, REPO, random_weights, subprocess_env
-from layers import common
 from models import records
 
 # A tiny deploy net with the FCN contract: input `data`, per-pixel class scores `score` at input size.
@@ -123,8 +122,8 @@ def test_inference_and_the_data_layers_build_the_same_input(tmp_path):
     rng = np.random.RandomState(0)
     Image.fromarray(rng.randint(0, 256, (7, 9, 3)).astype(np.uint8)).save(path)
     mean = np.array(records.ILSVRC_MEAN)
-    layer_view = common.modality_input('color', path, mean, 'image', 'VOCSegDataLayer')
-    infer_view = common.modality_input('color', inference.load_rgb(path), mean)
+    layer_view = readers.modality_input('color', path, mean, 'image', 'VOCSegDataLayer')
+    infer_view = readers.modality_input('color', inference.load_rgb(path), mean)
     np.testing.assert_array_equal(layer_view, infer_view)
 
 
@@ -170,7 +169,7 @@ def test_every_pil_mode_loads_as_rgb(tmp_path, mode):
     im.save(path)
     out = inference.load_rgb(str(path))
     assert out.shape == (4, 5, 3) and out.dtype == np.uint8
-    np.testing.assert_array_equal(out, common.read_rgb(str(path), 'image', 'TestLayer'))
+    np.testing.assert_array_equal(out, readers.read_rgb(str(path), 'image', 'TestLayer'))
 
 
 def test_sixteen_bit_images_are_scaled_by_257_as_the_data_layers_do(tmp_path):
@@ -189,7 +188,7 @@ def test_exif_rotation_is_applied_for_inference_not_for_the_data_layers(tmp_path
     path = tmp_path / 'rotated.jpg'
     im.save(path, exif=exif.tobytes())
     assert inference.load_rgb(str(path)).shape == (6, 2, 3)
-    assert common.read_rgb(str(path), 'image', 'TestLayer').shape == (2, 6, 3)
+    assert readers.read_rgb(str(path), 'image', 'TestLayer').shape == (2, 6, 3)
 
 
 def test_alpha_is_dropped_as_the_data_layers_do(tmp_path):

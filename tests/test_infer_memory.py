@@ -10,8 +10,8 @@ import sys
 from PIL import Image, ImageDraw
 
 import vis
+from fcn import readers
 from infer_helpers import REPO, random_weights, run_measured, subprocess_env
-from layers import common
 from models import records
 
 BUDGET = 2 << 30
@@ -41,6 +41,6 @@ def test_a_12000x9000_image_stays_within_the_budget_and_gets_a_label_map_of_its_
     print('budget %.0f MiB, fixed cost %.0f MiB, peak %.0f MiB'
           % (BUDGET / 2 ** 20, fixed / 2 ** 20, big['peak'] / 2 ** 20))
     assert big['peak'] <= BUDGET + fixed
-    assert common.image_size(str(tmp_path / 'out' / 'huge.png'), 'label', 'test') == (9000, 12000, 'P')
+    assert readers.image_size(str(tmp_path / 'out' / 'huge.png'), 'label', 'test') == (9000, 12000, 'P')
     assert vis.read_label_png(str(tmp_path / 'out-tiny' / 'tiny.png')).shape == (90, 120)
-    assert common.image_size(str(tmp_path / 'out' / 'huge_overlay.jpg'), 'overlay', 'test') == (9000, 12000, 'RGB')
+    assert readers.image_size(str(tmp_path / 'out' / 'huge_overlay.jpg'), 'overlay', 'test') == (9000, 12000, 'RGB')

@@ -10,9 +10,9 @@ import pytest
 import scipy.io
 from PIL import Image
 
+from fcn import readers
+from fcn.readers import DataError
 from layer_helpers import REPO, data_net, expected_input, run, write_lines
-from layers import common
-from layers.common import DataError
 
 SBD = os.path.join(REPO, 'tests', 'data', 'sbd')
 SBD_IDS = ['2008_000051', '2008_000195']
@@ -50,10 +50,10 @@ def test_nyud_layer_and_modality_input_agree_on_the_real_frame(tmp_path):
     out = run(data_net(tmp_path, 'layers.nyud', 'NYUDSegDataLayer', params, ['color', 'depth', 'hha']), 1)[0]
     from layers import nyud
     images = root / 'data'
-    color = common.modality_input('color', common.read_rgb(str(images / 'images' / 'img_5001.png'), 'c', 'T'),
+    color = readers.modality_input('color', readers.read_rgb(str(images / 'images' / 'img_5001.png'), 'c', 'T'),
                                   nyud.MEAN_BGR)
-    hha = common.modality_input('hha', str(images / 'hha' / 'img_5001.png'), nyud.MEAN_HHA)
-    depth = common.modality_input('depth', str(images / 'depth' / 'img_5001.png'), nyud.MEAN_LOGD)
+    hha = readers.modality_input('hha', str(images / 'hha' / 'img_5001.png'), nyud.MEAN_HHA)
+    depth = readers.modality_input('depth', str(images / 'depth' / 'img_5001.png'), nyud.MEAN_LOGD)
     np.testing.assert_array_equal(out['color'][0], color)
     np.testing.assert_array_equal(out['hha'][0], hha)
     np.testing.assert_array_equal(out['depth'][0], depth)
@@ -66,34 +66,34 @@ def test_depth_from_a_mat_in_metres_equals_the_png_in_millimetres(tmp_path):
     png = os.path.join(NYUD, 'data', 'depth', 'img_5001.png')
     mm = np.asarray(Image.open(png), dtype=np.float64)
     scipy.io.savemat(str(tmp_path / 'd.mat'), {'depth': mm / 1000.0})
-    np.testing.assert_array_equal(common.read_depth(str(tmp_path / 'd.mat'), 'depth', 'T'),
-                                  common.read_depth(png, 'depth', 'T'))
+    np.testing.assert_array_equal(readers.read_depth(str(tmp_path / 'd.mat'), 'depth', 'T'),
+                                  readers.read_depth(png, 'depth', 'T'))
     scipy.io.savemat(str(tmp_path / 'labeled.mat'), {'depths': mm / 1000.0})   # NYU's name in its labeled .mat
-    np.testing.assert_array_equal(common.read_depth(str(tmp_path / 'labeled.mat'), 'depth', 'T'), mm)
+    np.testing.assert_array_equal(readers.read_depth(str(tmp_path / 'labeled.mat'), 'depth', 'T'), mm)
     scipy.io.savemat(str(tmp_path / 'other.mat'), {'z': mm})
     with pytest.raises(DataError, match=re.escape(str(tmp_path / 'other.mat')) + ".*no variable 'depth'.*z"):
-        common.read_depth(str(tmp_path / 'other.mat'), 'depth', 'T')
+        readers.read_depth(str(tmp_path / 'other.mat'), 'depth', 'T')
     scipy.io.savemat(str(tmp_path / 'stack.mat'), {'depth': np.ones((3, 4, 2))})
     with pytest.raises(DataError, match='one H x W frame'):
-        common.read_depth(str(tmp_path / 'stack.mat'), 'depth', 'T')
+        readers.read_depth(str(tmp_path / 'stack.mat'), 'depth', 'T')
 
 
 def test_modality_input_shapes_values_and_errors(tmp_path):
     rgb = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    x = common.modality_input('color', rgb, (1.0, 2.0, 3.0))
+    x = readers.modality_input('color', rgb, (1.0, 2.0, 3.0))
     assert x.shape == (3, 2, 3) and x.dtype == np.float32
     np.testing.assert_array_equal(x[:, 0, 0], [2 - 1, 1 - 2, 0 - 3])          # BGR minus the mean
-    h = common.modality_input('hha', rgb, (1.0, 2.0, 3.0))
+    h = readers.modality_input('hha', rgb, (1.0, 2.0, 3.0))
     np.testing.assert_array_equal(h[:, 0, 0], [0 - 1, 1 - 2, 2 - 3])          # as stored, no swap
-    d = common.modality_input('depth', np.full((2, 3), 1000.0), (7.0,))
+    d = readers.modality_input('depth', np.full((2, 3), 1000.0), (7.0,))
     assert d.shape == (1, 2, 3) and d.dtype == np.float32
     np.testing.assert_allclose(d, np.log(1000.0) - 7.0, rtol=0, atol=1e-6)
     holes = tmp_path / 'raw.png'
     Image.fromarray(np.array([[0, 1200], [1300, 0]], np.uint16)).save(holes)
     with pytest.raises(DataError, match=re.escape(str(holes)) + '.*2 pixels <= 0.*hole-filled'):
-        common.modality_input('depth', str(holes), (7.0,))
+        readers.modality_input('depth', str(holes), (7.0,))
     with pytest.raises(ValueError, match='modality kind'):
-        common.modality_input('ir', rgb, (0.0,))
+        readers.modality_input('ir', rgb, (0.0,))
 
 
 def test_over_max_pixels_is_refused_from_the_header_without_pil_warnings(tmp_path):
@@ -102,6 +102,6 @@ def test_over_max_pixels_is_refused_from_the_header_without_pil_warnings(tmp_pat
     Image.new('L', (10000, 9000)).save(path)                                 # 90 Mpixels: PIL would warn
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        assert common.image_size(str(path), 'image', 'T') == (9000, 10000, 'L')
+        assert readers.image_size(str(path), 'image', 'T') == (9000, 10000, 'L')
         with pytest.raises(DataError, match=re.escape(str(path)) + '.*too many pixels.*10000x9000'):
-            common.read_rgb(str(path), 'image', 'T', max_pixels=10 ** 6)
+            readers.read_rgb(str(path), 'image', 'T', max_pixels=10 ** 6)
