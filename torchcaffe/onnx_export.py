@@ -32,6 +32,7 @@ from .proto import caffe_pb2
 # Built-in layers whose forward cannot be traced into ONNX, with what to do instead.
 _NOT_EXPORTABLE = {
     'SoftmaxWithLoss': 'a loss needs labels; export the deploy net, which ends in scores',
+    'InfogainLoss': 'a loss needs labels; export the deploy net, which ends in scores',
     'Accuracy': 'a metric needs labels; export the deploy net, which ends in scores',
     'ArgMax': 'export the scores and take their argmax outside the model',
 }

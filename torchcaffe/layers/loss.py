@@ -1,7 +1,11 @@
-"""Classification layers: Softmax, SoftmaxWithLoss, Accuracy, ArgMax."""
+"""Classification layers: Softmax, SoftmaxWithLoss, Accuracy, ArgMax, InfogainLoss."""
+import os
+
 import numpy as np
 import torch
 
+from .. import mode
+from ..io import blobproto_to_array, read_binary
 from ..proto import caffe_pb2
 from .base import Layer, canonical_axis, register
 
@@ -221,3 +225,112 @@ class ArgMax(Layer):
         values, idx = self._top_k(x.reshape(n, -1), 1)
         out = torch.stack([idx.float(), values], 1) if self.out_max_val else idx.float().unsqueeze(1)
         return [out.reshape(out_shape)]
+
+
+LOG_THRESHOLD = 1e-20   # kLOG_THRESHOLD of Caffe's loss_layer.hpp: log(max(p, this))
+
+
+class _InfogainLoss(torch.autograd.Function):
+    """-sum over valid pixels and classes l of H[label, l] * log(max(prob_l, 1e-20)), / normalizer.
+
+    InfogainLossLayer::Forward_cpu (BVLC master, infogain_loss_layer.cpp) adds the terms into
+    a float32 in (n, spatial, l) order, as _caffe_loss_sum does here. Backward is Caffe's:
+    prob * (row sum of H[label]) - H[label] on valid pixels, times top diff / normalizer;
+    H and the labels get none.
+    """
+
+    @staticmethod
+    def forward(ctx, x, lab, valid, h, normalizer, axis):
+        prob = torch.softmax(x, axis)
+        n_class = x.shape[axis]
+        outer = lab.shape[0]
+        p3 = prob.reshape(outer, n_class, -1)
+        safe = torch.where(valid, lab, 0)
+        rows = h[safe]                                                   # (outer, inner, C)
+        log_p = torch.log(torch.clamp(p3, min=LOG_THRESHOLD)).transpose(1, 2)
+        terms = -(rows * log_p) * valid.unsqueeze(2)
+        loss = _caffe_loss_sum(terms) / torch.tensor(normalizer, dtype=torch.float32)
+        ctx.save_for_backward(prob, safe, valid, h)
+        ctx.meta = (normalizer, n_class, outer)
+        return loss.to(x.device), prob
+
+    @staticmethod
+    def backward(ctx, grad_loss, grad_prob):
+        prob, safe, valid, h = ctx.saved_tensors
+        normalizer, n_class, outer = ctx.meta
+        row_sums = _row_sums(h)
+        g = prob.reshape(outer, n_class, -1) * row_sums[safe].unsqueeze(1) - h[safe].transpose(1, 2)
+        g = g * valid.unsqueeze(1)
+        g.mul_(grad_loss / normalizer)
+        return g.reshape(prob.shape), None, None, None, None, None
+
+
+def _row_sums(h):
+    """Each row of H summed left to right in float32, as InfogainLossLayer::sum_rows_of_H."""
+    sums = np.add.accumulate(h.detach().cpu().numpy(), axis=1)[:, -1]
+    return torch.from_numpy(np.ascontiguousarray(sums)).to(h.device)
+
+
+@register('InfogainLoss')
+class InfogainLoss(Layer):
+    """BVLC master's InfogainLossLayer: softmax over `infogain_loss_param.axis`, then each pixel's
+    loss weighted by row H[label] of a C x C matrix (a diagonal H weights the classes; H = I is
+    SoftmaxWithLoss). Bottoms: scores N x C x H x W, labels N x 1 x H x W, and optionally H
+    (1 x 1 x C x C) as a third bottom; otherwise H comes from the binaryproto
+    `infogain_loss_param.source` (a path relative to the working directory, as Caffe opens it).
+    `loss_param`: `ignore_label`, `normalization` (default VALID); the deprecated `normalize`
+    is refused, as Caffe refuses it on this layer. Nothing backpropagates to the labels or to H.
+    Raises CaffeError (naming the layer) on a missing or misshapen H.
+    """
+    min_tops, max_tops = 1, 2
+    is_loss = True
+
+    def check_counts(self, n_bottom, n_top):
+        if not 2 <= n_bottom <= 3:
+            self.fail('takes 2 or 3 bottom blobs (scores, labels and optionally H), got %d' % n_bottom)
+        super().check_counts(n_bottom, n_top)
+
+    def setup(self, bottom_shapes):
+        lp, ip = self.param.loss_param, self.param.infogain_loss_param
+        if lp.HasField('normalize'):
+            self.fail('normalize is deprecated: use "normalization" (Caffe refuses it on InfogainLoss)')
+        self.ignore = lp.ignore_label if lp.HasField('ignore_label') else None
+        self.normalization = lp.normalization
+        self.axis = canonical_axis(ip.axis, len(bottom_shapes[0]), self)
+        n_class = bottom_shapes[0][self.axis]
+        if len(bottom_shapes) == 3:
+            self.h = None
+            count = int(np.prod(bottom_shapes[2], dtype=np.int64))
+        else:
+            if not ip.HasField('source'):
+                self.fail('Infogain matrix source must be specified (infogain_loss_param.source, '
+                          'or H as a third bottom)')
+            array = blobproto_to_array(read_binary(ip.source, caffe_pb2.BlobProto, 'infogain matrix'))
+            count = array.size
+            self.h = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(mode.device())
+        if count != n_class * n_class:
+            self.fail('H must be %dx%d (%d values) for %d classes, got %d values%s'
+                      % (n_class, n_class, n_class * n_class, n_class, count,
+                         '' if self.h is None else ' in %s' % os.fspath(ip.source)))
+
+    def allow_force_backward(self, bottom_index):
+        return bottom_index != 1     # LossLayer's: so force_backward reaches H, which Caffe then refuses
+
+    def forward(self, bottoms, params):
+        x, label = bottoms[0].float(), bottoms[1]
+        outer, inner = _outer_inner(x.shape, self.axis)
+        n_class = x.shape[self.axis]
+        if x.device.type == 'meta':
+            return [x.new_empty(()), torch.empty_like(x)][:len(self.param.top)]
+        if label.requires_grad:
+            self.fail('cannot backpropagate to label inputs')
+        h = self.h if len(bottoms) < 3 else bottoms[2]
+        if h.requires_grad:
+            self.fail('cannot backpropagate to the infogain matrix H: give H in infogain_loss_param.source, '
+                      'or feed it from a blob that needs no backward (and no force_backward)')
+        h = h.detach().float().reshape(n_class, n_class).to(x.device)
+        lab = _labels(self, label.detach(), outer, inner, n_class, self.ignore)
+        valid = lab != self.ignore if self.ignore is not None else torch.ones_like(lab, dtype=torch.bool)
+        normalizer = _normalizer(self, self.normalization, outer, inner, int(valid.sum()))
+        loss, prob = _InfogainLoss.apply(x, lab, valid, h, normalizer, self.axis)
+        return [loss, prob][:len(self.param.top)]
