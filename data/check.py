@@ -8,13 +8,18 @@ PASCAL VOC's (see data/README.md, "Your own data").  It lists each problem
 it finds, one a line with its file: a missing image or label, a label of
 another size than its image, label values outside the classes (255 is void),
 colours not in palette.txt, an empty or missing split, an id in both
-splits, an unreadable file.  Exit status 0 when there is none, 2 otherwise.
+splits, an unreadable file, and the usual mistakes with the fix for each: a
+two-class mask saved as 0/255, labels saved as JPEG (values between the
+classes), a label that is an RGB copy of a palette PNG.  For a dataset without
+problems it also prints the class weights models/create.py --class-weights
+would use (median frequency as in Eigen & Fergus 2015, and inverse frequency).
+Exit status 0 when there is no problem, 2 otherwise.
 """
 import sys
 
 from tqdm import tqdm
 
-from fcn import cli, dataset
+from fcn import class_weights, cli, dataset
 
 
 def main(argv=None):
@@ -26,6 +31,7 @@ def main(argv=None):
     print(dataset.format_report(report))
     if report.problems:
         raise dataset.refuse(report)
+    print(class_weights.format_table(report))
     return 0
 
 

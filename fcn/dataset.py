@@ -16,6 +16,17 @@ count.  A colour (RGB) label image is read through palette.txt: one "R G B"
 line per class, in class order, optionally followed by one more line, the
 colour of void; a colour label without a palette.txt is refused.
 
+void.txt (optional) names the stored label values that mean "unlabelled" when
+the dataset marks them with a value other than 255 (e.g. `0`, or `11`), one a
+line: those pixels are read as void (255), and the other stored values are the
+classes, in order, so classes.txt lists the classes without the void ones
+(with void 0, stored 1 is class 0).  It applies to index labels; colour labels
+give void as palette.txt's extra line.
+
+A split file lists one id a line, or one `image label` pair of paths a line
+(absolute, or relative to the split file), as many published lists do; a
+pair's id is its image's file name without the extension.
+
 `open_dataset(dir)` reads the structure (raising DatasetError on the first
 problem); `check(dir)` reads every file and lists every problem at once,
 with counts, image sizes, the per-class pixel histogram and the BGR mean of
@@ -28,12 +39,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+import vis
 from fcn import paths
 from fcn.errors import FCNError
 from fcn.readers import DataError, VOID, check_labels, read_label_png, read_palette, read_rgb
 
 SPLITS = ('train', 'val')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
+VOID_FILE = 'void.txt'
+#: Class names that say "unlabelled": listed in classes.txt beside a void.txt, they are a mistake.
+VOID_NAMES = ('void', 'unlabeled', 'unlabelled', 'ignore', 'ignored', 'unknown')
 #: The classes of a dataset in VOC's layout that has no classes.txt (relative to the data root).
 VOC_CLASSES = 'pascal/classes.txt'
 LAYOUTS = {
@@ -61,6 +76,31 @@ def read_names(path):
         return [line.strip() for line in f if line.strip()]
 
 
+def example_id(entry):
+    """The id of a split file's line: its first field, or where that is an image's path (an `image
+    label` pair) the image's file name without its extension."""
+    first = entry.split()[0]
+    if os.path.splitext(first)[1].lower() in IMAGE_EXTS + ('.bmp', '.tif', '.tiff'):
+        return os.path.splitext(os.path.basename(first))[0]
+    return first
+
+
+def read_void(path):
+    """The stored label values void.txt names (integers 0..255, one a line); DataError otherwise."""
+    values = []
+    for line in read_names(path):
+        try:
+            v = int(line)
+        except ValueError:
+            v = -1
+        if not 0 <= v <= VOID:
+            raise DataError('%s: %r is not a label value (an integer 0..%d, one a line)' % (path, line, VOID))
+        values.append(v)
+    if not values:
+        raise DataError('%s: names no label value (one integer 0..%d a line)' % (path, VOID))
+    return tuple(sorted(set(values)))
+
+
 @dataclass
 class Dataset:
     """A dataset's layout and files.  Build it with open_dataset() or check()."""
@@ -71,6 +111,17 @@ class Dataset:
     palette_path: str = ''
     palette: object = None            # (k, 3) uint8 or None
     problems: list = field(default_factory=list)   # structural problems, (path, what)
+    void: tuple = ()                  # stored label values void.txt makes void (255 always is)
+
+    @property
+    def lookup(self):
+        """(VOID + 1,) stored index value -> class index, VOID, or -1 (not a value of this dataset),
+        from void.txt: the void values and 255 are void, the other values are the classes in order."""
+        table = np.full(VOID + 1, -1, dtype=np.int64)
+        kept = [v for v in range(VOID) if v not in self.void][:self.n_classes]
+        table[kept] = np.arange(len(kept))
+        table[list(self.void) + [VOID]] = VOID
+        return table
 
     @property
     def n_classes(self):
@@ -82,9 +133,29 @@ class Dataset:
     def split_path(self, split):
         return os.path.join(self.root, LAYOUTS[self.layout]['splits'], split + '.txt')
 
-    def read_ids(self, split):
-        """The ids of a split file, one a line (blank lines skipped); [] for an empty file."""
+    def read_entries(self, split):
+        """The lines of a split file (blank lines skipped): ids, or `image label` path pairs."""
         return read_names(self.split_path(split))
+
+    def read_ids(self, split):
+        """The ids of a split file (see example_id); [] for an empty file."""
+        return [example_id(e) for e in self.read_entries(split)]
+
+    def entry_paths(self, entry):
+        """(image path or None, label path) of a split file's line: an id's files in the layout, or
+        a pair's paths (relative to the split file's folder unless absolute)."""
+        fields = entry.split()
+        if len(fields) >= 2:
+            base = os.path.dirname(self.split_path('train'))
+            image, label = (os.path.join(base, f) for f in fields[:2])
+            return (image if os.path.isfile(image) else None), label
+        return self.image_path(entry), self.label_path(entry)
+
+    def expected_entry_image(self, entry):
+        fields = entry.split()
+        if len(fields) >= 2:
+            return os.path.join(os.path.dirname(self.split_path('train')), fields[0])
+        return self.expected_image(entry)
 
     def image_path(self, example_id):
         """The image of an id (the first of <id>.jpg, .jpeg, .png there is), or None."""
@@ -104,6 +175,10 @@ class Dataset:
 
     @property
     def meaning(self):
+        if self.void:
+            kept = np.flatnonzero((self.lookup >= 0) & (self.lookup < VOID))
+            return ('stored values %s (the classes of %s) or void %s (%s) and %d'
+                    % (_ranges(kept), self.classes_path, ', '.join(map(str, self.void)), VOID_FILE, VOID))
         return 'classes 0..%d of %s or void %d' % (self.n_classes - 1, self.classes_path, VOID)
 
     def read_label(self, path, who=WHO):
@@ -121,6 +196,14 @@ class Dataset:
             raw = self._map_colours(path, who)
         else:
             raw = read_label_png(path, 'label', who)
+            if self.void:
+                raw = check_labels(raw, 0, VOID, (), path, who, self.meaning)
+                mapped = self.lookup[raw]
+                if (mapped < 0).any():
+                    raise DataError('%s: label %s has values %s outside %s'
+                                    % (who, path, ', '.join(str(v) for v in np.unique(raw[mapped < 0])[:5]),
+                                       self.meaning))
+                raw = mapped
         return check_labels(raw, 0, self.n_classes - 1, (VOID,), path, who, self.meaning)
 
     def _map_colours(self, path, who):
@@ -156,14 +239,16 @@ def _structure(root):
         raise DatasetError('%s: no such folder' % root)
     found = [name for name, parts in LAYOUTS.items()
              if any(os.path.isdir(os.path.join(root, parts[k])) for k in ('images', 'labels'))]
-    if not found:
+    listed = _lists_pairs(root)
+    if not found and not listed:
         raise DatasetError('%s: not a dataset: it has neither images/ and labels/ nor VOC\'s JPEGImages/ and '
-                           'SegmentationClass/ (see data/README.md, "Your own data")' % root)
-    layout = found[0]
+                           'SegmentationClass/, nor a train.txt of "image label" pairs (see data/README.md, '
+                           '"Your own data")' % root)
+    layout = found[0] if found else 'folder'
     problems = []
     for kind in ('images', 'labels'):
         folder = os.path.join(root, LAYOUTS[layout][kind])
-        if not os.path.isdir(folder):
+        if not os.path.isdir(folder) and not listed:
             problems.append((folder, 'folder missing'))
     classes_path = os.path.join(root, 'classes.txt')
     if not os.path.isfile(classes_path) and layout == 'voc':
@@ -181,6 +266,20 @@ def _structure(root):
         if dupes:
             problems.append((classes_path, 'names a class twice: %s' % ', '.join(dupes)))
     ds = Dataset(root, layout, classes_path, names, problems=problems)
+    void_path = os.path.join(root, VOID_FILE)
+    if os.path.isfile(void_path):
+        try:
+            ds.void = read_void(void_path)
+        except DataError as e:
+            problems.append((void_path, str(e).split(': ', 1)[1]))
+        said = [n for n in names if n.lower() in VOID_NAMES]
+        if said:
+            problems.append((classes_path, 'lists %s, and %s makes void pixels void: leave the void class out '
+                             'of classes.txt (it lists the classes only, in the order of their stored values)'
+                             % (', '.join(said), VOID_FILE)))
+        if names and len(names) + len(ds.void) > VOID + 1:
+            problems.append((classes_path, 'lists %d classes beside %d void value(s): more than %d values'
+                             % (len(names), len(ds.void), VOID + 1)))
     palette_path = os.path.join(root, 'palette.txt')
     if os.path.isfile(palette_path):
         ds.palette_path = palette_path
@@ -199,6 +298,27 @@ def _structure(root):
     return ds
 
 
+def _ranges(values):
+    """Sorted integers as '0..4, 6..10'."""
+    runs, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            runs.append('%d..%d' % (start, v) if v != start else '%d' % v)
+            start = None
+    return ', '.join(runs)
+
+
+def _lists_pairs(root):
+    """Whether a folder-layout train.txt in root lists `image label` pairs."""
+    path = os.path.join(root, 'train.txt')
+    if not os.path.isfile(path):
+        return False
+    entries = read_names(path)
+    return bool(entries) and len(entries[0].split()) >= 2
+
+
 def open_dataset(root):
     """The Dataset in folder `root`; DatasetError naming the first structural problem."""
     ds = _structure(root)
@@ -215,6 +335,7 @@ class Report:
     ids: dict = field(default_factory=dict)          # split -> ids
     sizes: Counter = field(default_factory=Counter)  # (H, W) -> images
     hist: dict = field(default_factory=dict)         # split -> (n_classes + 1,) pixels per class, void last
+    present: object = None     # (n_classes,) labelled pixels of the training images where each class is
     mean: tuple = ()                                 # BGR mean of the training images
     problems: list = field(default_factory=list)     # (path, what)
     warnings: list = field(default_factory=list)     # (path, what)
@@ -226,19 +347,26 @@ def check(root, progress=None):
     ds = _structure(root)
     report = Report(ds, problems=list(ds.problems))
     problems = report.problems
+    entries = {}
     for split in SPLITS:
         path = ds.split_path(split)
         if not os.path.isfile(path):
-            problems.append((path, 'split file missing: one id a line'))
+            problems.append((path, 'split file missing: one id, or one "image label" pair, a line'))
             report.ids[split] = []
+            entries[split] = []
             continue
-        ids = ds.read_ids(split)
+        lines = ds.read_entries(split)
+        ids = [example_id(e) for e in lines]
         if not ids:
             problems.append((path, 'the %s split is empty' % split))
         dupes = sorted(i for i, c in Counter(ids).items() if c > 1)
-        if dupes:
+        if dupes and any(len(e.split()) >= 2 for e in lines):
+            problems.append((path, 'lists %d image(s) of the same file name (the id of a pair): %s'
+                             % (len(dupes), _some(dupes))))
+        elif dupes:
             report.warnings.append((path, 'lists %d id(s) more than once: %s' % (len(dupes), _some(dupes))))
         report.ids[split] = list(dict.fromkeys(ids))
+        entries[split] = list(dict((example_id(e), e) for e in lines).values())
     both = sorted(set(report.ids['train']) & set(report.ids['val']))
     if both:
         problems.append((ds.split_path('val'), '%d id(s) are in both train and val: %s' % (len(both), _some(both))))
@@ -246,29 +374,34 @@ def check(root, progress=None):
         return report
     n = ds.n_classes
     colour_labels = []
+    report.present = np.zeros(n, dtype=np.int64)
     bgr_sum, pixels = np.zeros(3), 0
-    examples = [(s, i) for s in SPLITS for i in report.ids[s]]
-    for split, example_id in (progress(examples) if progress else examples):
+    examples = [(s, e) for s in SPLITS for e in entries[s]]
+    for split, entry in (progress(examples) if progress else examples):
         hist = report.hist.setdefault(split, np.zeros(n + 1, dtype=np.int64))
-        image_path = ds.image_path(example_id)
+        image_path, label_path = ds.entry_paths(entry)
         rgb = label = None
         if image_path is None:
-            problems.append((ds.expected_image(example_id), 'missing image (listed in %s.txt)' % split))
+            problems.append((ds.expected_entry_image(entry), 'missing image (listed in %s.txt)' % split))
         else:
             try:
                 rgb = read_rgb(image_path, 'image', WHO)
             except (DataError, OSError) as e:
                 problems.append((image_path, 'unreadable: %s' % _reason(e)))
-        label_path = ds.label_path(example_id)
         if not os.path.isfile(label_path):
-            problems.append((label_path, 'missing label (listed in %s.txt)' % split))
+            jpeg = [p for p in (os.path.splitext(label_path)[0] + x for x in ('.jpg', '.jpeg')) if os.path.isfile(p)]
+            problems.append((label_path, 'missing label (listed in %s.txt)%s' % (
+                split, '; %s is there: %s' % (_rel(ds.root, jpeg[0]), JPEG_FIX) if jpeg else '')))
+        elif _is_jpeg(label_path):
+            problems.append((label_path, MISTAKES['jpeg']))
         else:
             try:
                 label = ds.read_label(label_path)
             except ColourLabelError:
                 colour_labels.append(label_path)
             except (DataError, OSError) as e:
-                problems.append((label_path, _reason(e)))
+                mistake = _label_mistake(ds, label_path)
+                problems.append((label_path, _reason(e) + ('; ' + MISTAKES[mistake] if mistake else '')))
         if rgb is not None:
             report.sizes[rgb.shape[:2]] += 1
             if split == 'train':
@@ -281,20 +414,81 @@ def check(root, progress=None):
             counts = np.bincount(label.ravel(), minlength=VOID + 1)
             hist[:n] += counts[:n]
             hist[n] += counts[VOID]
+            if split == 'train':
+                report.present[counts[:n] > 0] += counts[:n].sum()
     if colour_labels:
-        problems.append((os.path.join(ds.root, 'palette.txt'),
-                         'missing: %d label image(s) are colour (RGB) images (%s), and without a palette.txt '
-                         '(one "R G B" line per class) their colours cannot be mapped to classes; add one, or '
-                         'save labels as class indices (palette or grayscale PNG)'
-                         % (len(colour_labels), _some([_rel(ds.root, p) for p in colour_labels]))))
+        if _voc_coloured(colour_labels[0]):
+            what = ('%d label image(s) are RGB copies of palette PNGs (%s): their colours are the VOC palette\'s. '
+                    'Save them as palette ("P") PNGs, or add a palette.txt with the first %d VOC colours (%s), '
+                    'one "R G B" line per class, and "224 224 192" for void'
+                    % (len(colour_labels), _some([_rel(ds.root, p) for p in colour_labels]), n,
+                       ', '.join('%d %d %d' % tuple(c) for c in _voc_colours(min(n, 3)))
+                       + (', ...' if n > 3 else '')))
+        else:
+            what = ('missing: %d label image(s) are colour (RGB) images (%s), and without a palette.txt '
+                    '(one "R G B" line per class) their colours cannot be mapped to classes; add one, or '
+                    'save labels as class indices (palette or grayscale PNG)'
+                    % (len(colour_labels), _some([_rel(ds.root, p) for p in colour_labels])))
+        problems.append((os.path.join(ds.root, 'palette.txt'), what))
+    train = report.hist.get('train')
+    if n == 2 and report.hist and not ds.void and all(h[1] == 0 and h[n] > 0 for h in report.hist.values()):
+        problems.append((ds.classes_path, 'lists 2 classes, but the labels hold only 0 and 255: a two-class mask '
+                         'saved as 0/255, whose 255 is void here, so class 1 (%s) is never seen. %s'
+                         % (ds.class_names[1], MASK_FIX)))
     if pixels:
         report.mean = tuple(float(v) for v in bgr_sum / pixels)
-    train = report.hist.get('train')
     if train is not None and not problems:
         absent = [ds.class_names[c] for c in range(n) if train[c] == 0]
         if absent:
             report.warnings.append((ds.classes_path, 'no training pixels of class(es) %s' % ', '.join(absent)))
     return report
+
+
+JPEG_FIX = 'labels must be PNGs: JPEG\'s lossy compression puts values between the classes at every edge'
+MASK_FIX = ('Save the masks with 1 for the foreground (e.g. numpy: np.where(mask > 127, 1, 0) saved as an "L" '
+            'PNG), or name a void value in void.txt if 0 is unlabelled')
+MISTAKES = {
+    'jpeg': 'it is a JPEG file named .png: ' + JPEG_FIX + '; save it as a PNG from the original index map',
+    'between': ('its values lie between the classes, as JPEG compression or a resize with interpolation leave '
+                'them: save labels as PNGs and resize them with nearest-neighbour sampling'),
+}
+
+
+def _is_jpeg(path):
+    try:
+        with Image.open(path) as im:
+            return im.format == 'JPEG'
+    except OSError:
+        return False
+
+
+def _label_mistake(ds, path):
+    """The usual mistake behind a label whose values are outside the classes: 'between' (more
+    distinct values than the classes: lossy compression or interpolation), or None."""
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ('P', 'L'):
+                return None
+            values = np.unique(np.asarray(im))
+    except OSError:
+        return None
+    known = set(range(ds.n_classes + len(ds.void))) | {VOID}
+    if len(values) > len(known) and len([v for v in values if v in known]) >= 2:
+        return 'between'
+    return None
+
+
+def _voc_colours(n):
+    return vis.voc_palette(n)
+
+
+def _voc_coloured(path):
+    """Whether a colour label image uses only VOC palette colours, black and at least one other
+    (an RGB copy of a palette PNG; all black says nothing)."""
+    rgb = read_rgb(path, 'label', WHO).reshape(-1, 3).astype(np.int64)
+    keys = np.unique(rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2])
+    table = _voc_colours(VOID + 1).astype(np.int64)
+    return bool(np.any(keys != 0) and np.isin(keys, table[:, 0] << 16 | table[:, 1] << 8 | table[:, 2]).all())
 
 
 def _some(items, n=5):

@@ -33,7 +33,7 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import cli, device, files, paths
+from fcn import cli, dataset, device, files, paths
 from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
@@ -185,7 +185,7 @@ def val_ids(rec, override=None):
     if not os.path.exists(path):
         raise MissingFile('missing validation split %s: get the dataset first (see data/README.md)' % path)
     with open(path) as f:
-        return [line.split()[0] for line in f if line.strip()]
+        return [dataset.example_id(line) for line in f if line.strip()]
 
 
 # -- logging ------------------------------------------------------------------------------

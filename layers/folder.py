@@ -2,15 +2,18 @@
 
     <dataset_dir>/images/<id>.jpg|.jpeg|.png   image          (VOC's layout: JPEGImages/<id>.jpg)
     <dataset_dir>/labels/<id>.png              class indices  (VOC's layout: SegmentationClass/<id>.png)
-    <dataset_dir>/<split>.txt                  example ids    (VOC's layout: ImageSets/Segmentation/)
+    <dataset_dir>/<split>.txt                  example ids    (VOC's layout: ImageSets/Segmentation/),
+                                               or `image label` path pairs (relative to the file)
     <dataset_dir>/classes.txt                  class names, one a line
     <dataset_dir>/palette.txt                  optional: the colours of RGB label images
+    <dataset_dir>/void.txt                     optional: stored label values that mean void
 
     param_str: {'dataset_dir': ..., 'split': 'train', 'mean': (B, G, R)
                 [, 'randomize': True, 'seed': None, 'prefetch': True]}
 
 Two tops: data (1 x 3 x H x W, BGR minus mean) and label (1 x 1 x H x W, class
-indices 0..N-1 of classes.txt or 255 for void).  dataset_dir is relative to
+indices 0..N-1 of classes.txt or 255 for void: the values void.txt names are
+read as 255, so the loss's ignore_label skips them).  dataset_dir is relative to
 the data root (data/) unless absolute.  See layers.common.SegDataLayer for
 ordering, seeding, prefetch and resuming.
 """
@@ -30,11 +33,10 @@ class FolderSegDataLayer(SegDataLayer):
         self.mean = get_mean(params, 'mean', self.who)
         return self.dataset.split_path(self.split), ('data', 'label')
 
-    def load(self, example_id):
-        image_path = self.dataset.image_path(example_id)
+    def load(self, entry):
+        image_path, label_path = self.dataset.entry_paths(entry)
         if image_path is None:
-            raise FileNotFoundError('%s: image not found: %s' % (self.who, self.dataset.expected_image(example_id)))
-        label_path = self.dataset.label_path(example_id)
+            raise FileNotFoundError('%s: image not found: %s' % (self.who, self.dataset.expected_entry_image(entry)))
         data = caffe_input(read_rgb(image_path, 'image', self.who), self.mean)
         label = self.dataset.read_label(label_path, self.who)
         check_same_size(self.who, [(image_path, data), (label_path, label)])

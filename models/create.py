@@ -5,6 +5,7 @@
     python models/create.py my-net16 --dataset data/my-data --arch fcn16s --init my-net32
     python models/create.py my-net --dataset data/my-data --init voc-fcn8s    # fine-tune a published FCN
     python models/create.py tiny --dataset data/shapes --arch fcn8s --init scratch --width-divisor 8
+    python models/create.py my-net --dataset data/my-data --class-weights median-frequency
 
 The dataset (folder layout or PASCAL VOC's; see data/README.md) is checked
 first, as data/check.py does: a dataset with problems is refused, each
@@ -16,7 +17,11 @@ ILSVRC classifier transplanted (vgg16, caffenet, googlenet: the paper), a
 trained FCN, published or yours, whose layers are copied by name (the score
 layers are renamed when its class count differs, so they start at zero), or
 scratch (MSRA fillers, the dataset's own mean, Adam; with --width-divisor a
-slim twin that trains on a CPU).  Then train, score and use it like any net:
+slim twin that trains on a CPU).  --class-weights weighs each pixel's loss by
+its class (fcn/class_weights.py: median frequency as in Eigen & Fergus 2015,
+inverse frequency, or a file): the weights go beside the net as the diagonal
+InfogainLoss matrix class_weights.binaryproto, and the train and val nets end in
+InfogainLoss (the deploy net is the same).  Then train, score and use it like any net:
 
     make train NET=my-net
     python evaluate.py my-net
@@ -33,7 +38,7 @@ from google.protobuf import text_format
 from tqdm import tqdm
 
 from backend import caffe
-from fcn import cli, dataset, paths
+from fcn import class_weights, cli, dataset, paths
 from fcn.errors import FCNError
 from models import common as C, custom, records
 
@@ -135,7 +140,29 @@ def max_iter(solver):
     return int(re.search(r'(?m)^max_iter: (\d+)$', solver).group(1))
 
 
-SPEC_KEYS = ('arch', 'dataset', 'classes', 'mean', 'scratch', 'width_divisor', 'rename', 'normalize')
+SPEC_KEYS = ('arch', 'dataset', 'classes', 'mean', 'scratch', 'width_divisor', 'rename', 'normalize',
+             'class_weights')
+WEIGHTS_FILE = 'class_weights.binaryproto'
+
+
+def weights_source(target):
+    """InfogainLoss's `source` for the weights file in net folder `target`: Caffe opens it relative
+    to the working directory, so inside the repository it is relative to the repository's root,
+    where the commands run (as Caffe's own examples name their files from Caffe's root); elsewhere
+    it is absolute."""
+    path = os.path.abspath(os.path.join(target, WEIGHTS_FILE))
+    root = os.path.abspath(paths.ROOT)
+    return os.path.relpath(path, root) if path.startswith(root + os.sep) else path
+
+
+def plan_weights(args, report, target):
+    """(source, weights, what) of --class-weights, or None for 'none'."""
+    scheme = args.class_weights
+    if scheme == 'none':
+        return None
+    w = class_weights.weights(report, scheme)
+    what = scheme if scheme in class_weights.SCHEMES else 'from %s' % scheme
+    return weights_source(target), w, what
 
 
 def net_py(title, command, spec):
@@ -150,9 +177,9 @@ def net_py(title, command, spec):
     return '\n'.join(lines)
 
 
-def record(name, title, spec, ds, report, record_init):
+def record(name, title, spec, ds, report, record_init, weighting=None):
     palette = dataset.param_path(ds.palette_path) if ds.palette_path else 'voc'
-    return {
+    rec = {
         'name': name, 'title': title, 'family': 'custom', 'aliases': [],
         'inputs': [{'blob': 'data', 'modalities': [{'kind': 'color', 'mean': list(spec['mean'])}]}],
         'outputs': [{'blob': 'score', 'label': 'label', 'classes': dataset.param_path(ds.classes_path),
@@ -160,9 +187,13 @@ def record(name, title, spec, ds, report, record_init):
         'val_net': 'val.prototxt', 'val_ids': dataset.param_path(ds.split_path('val')),
         'init': record_init, 'published': [], 'weights': None,
     }
+    if weighting:
+        rec['class_weights'] = {'scheme': weighting[2], 'file': WEIGHTS_FILE,
+                                'weights': [round(float(v), 6) for v in weighting[1]]}
+    return rec
 
 
-def readme(name, title, command, spec, ds, report, record_init, solver, net_arg):
+def readme(name, title, command, spec, ds, report, record_init, solver, net_arg, weighting=None):
     net_py_path = os.path.join(os.path.relpath(net_arg, paths.ROOT) if os.sep in net_arg else 'models/' + net_arg, 'net.py')
     init = {'scratch': 'from scratch: MSRA fillers, the score layers at zero, the dataset\'s own mean',
             'classifier': 'the ILSVRC %s classifier, transplanted (fully connected layers made '
@@ -184,6 +215,7 @@ def readme(name, title, command, spec, ds, report, record_init, solver, net_arg)
         % (spec['dataset'], 'PASCAL VOC' if ds.layout == 'voc' else 'folder', counts,
            ', '.join('%.4f' % v for v in spec['mean'])),
         '- **Initialization**: %s.' % init,
+        '- **Loss**: %s.' % loss_line(spec, ds, weighting),
         '- **Solver**: %s, %d iterations (`solver.prototxt`).'
         % ('the paper\'s for %s (%s)' % (custom.TITLE[spec['arch']], custom.PAPER_NET[spec['arch']])
            if 'Adam' not in solver else 'Adam from scratch (models/custom.py)', iters),
@@ -195,6 +227,18 @@ def readme(name, title, command, spec, ds, report, record_init, solver, net_arg)
         'Run `python %s` to rewrite the prototxts from `net.py`.' % net_py_path, ''])
 
 
+def loss_line(spec, ds, weighting):
+    """The README's account of the loss."""
+    if not weighting:
+        return 'SoftmaxWithLoss, every pixel alike, void (255) ignored'
+    source, w, what = weighting
+    names = ds.class_names
+    return ('InfogainLoss with H = diag(class weights) from `%s` (%s%s; written by create.py, '
+            'opened relative to the working directory as Caffe does), void (255) ignored: %s'
+            % (source, what, ', as in Eigen & Fergus 2015' if what == 'median-frequency' else '',
+               ', '.join('%s %.3g' % (names[c], v) for c, v in enumerate(w))))
+
+
 def write_net(target, files, force):
     """Write {file name: text} as the folder `target`, all or nothing; an existing one is replaced
     only with `force`."""
@@ -202,9 +246,9 @@ def write_net(target, files, force):
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(target), dir=parent)
     try:
-        for fname, text in files.items():
-            with open(os.path.join(tmp, fname), 'w') as f:
-                f.write(text)
+        for fname, content in files.items():
+            with open(os.path.join(tmp, fname), 'wb' if isinstance(content, bytes) else 'w') as f:
+                f.write(content)
         old = None
         if os.path.exists(target):
             old = tempfile.mkdtemp(prefix='.%s.old.' % os.path.basename(target), dir=parent)
@@ -228,6 +272,11 @@ def create(args, command):
     if report.problems:
         raise dataset.refuse(report)
     spec, record_init, solver = plan(args, report)
+    weighting = plan_weights(args, report, target)
+    if weighting:
+        spec['class_weights'] = weighting[0]
+        print(class_weights.format_table(report))
+        print('class weights: %s' % weighting[2])
     ds = report.dataset
     title = '%s on %s%s' % (custom.TITLE[args.arch], os.path.basename(ds.root),
                             ', slim (1/%d)' % args.width_divisor if args.width_divisor != 1 else '')
@@ -240,8 +289,13 @@ def create(args, command):
     files = dict(protos)
     files['net.py'] = net_py(title, command, spec)
     files['solver.prototxt'] = solver
-    files['record.json'] = json.dumps(record(args.name, title, spec, ds, report, record_init), indent=2) + '\n'
-    files['README.md'] = readme(args.name, title, command, spec, ds, report, record_init, solver, net_arg)
+    if weighting:
+        blob = caffe.io.array_to_blobproto(class_weights.infogain_matrix(weighting[1]))
+        files[WEIGHTS_FILE] = blob.SerializeToString()
+    files['record.json'] = json.dumps(record(args.name, title, spec, ds, report, record_init, weighting),
+                                      indent=2) + '\n'
+    files['README.md'] = readme(args.name, title, command, spec, ds, report, record_init, solver, net_arg,
+                                weighting)
     write_net(target, files, args.force)
     return target, net_arg, solver
 
@@ -257,6 +311,9 @@ def main(argv=None):
     ap.add_argument('--width-divisor', type=int, default=1, metavar='K',
                     help='divide every width but the score layers\' by K (a slim net; from scratch)')
     ap.add_argument('--max-iter', type=int, help='training iterations (default: the solver\'s)')
+    ap.add_argument('--class-weights', default='none', metavar='none|median-frequency|inverse-frequency|FILE',
+                    help='weigh each pixel\'s loss by its class (InfogainLoss): none (the default, the paper\'s '
+                    'loss), from the train split\'s pixel counts, or one weight per class a line in FILE')
     ap.add_argument('--models-dir', default=paths.MODELS, help='where NAME/ goes (default models/)')
     ap.add_argument('--force', action='store_true', help='replace an existing models/NAME')
     args = ap.parse_args(argv)
@@ -268,7 +325,8 @@ def main(argv=None):
     command = ' '.join(['python models/create.py'] + [a for a in argv_list if a not in ('--debug', '--force')])
     target, net_arg, solver = create(args, command)
     weights = 'out/%s/snapshots/train_iter_%d.caffemodel' % (args.name, max_iter(solver))
-    print('wrote %s (net.py, train/val/deploy.prototxt, solver.prototxt, record.json, README.md)' % target)
+    print('wrote %s (net.py, train/val/deploy.prototxt, solver.prototxt, record.json, README.md%s)'
+          % (target, ', ' + WEIGHTS_FILE if args.class_weights != 'none' else ''))
     print('next:\n  make train NET=%s\n  python evaluate.py %s --weights %s\n'
           '  python infer.py photo.jpg --net %s --weights %s' % (net_arg, net_arg, weights, net_arg, weights))
     return 0

@@ -13,6 +13,10 @@ A created net's net.py holds one SPEC dict and builds its prototxts here:
                    score_pool4/3, upscore*): when it differs from the net the weights come from,
                    copy_from by name skips them and they start anew, as the release's FAQ says
     normalize      the loss's normalize (False: summed over pixels, the VGG nets' heavy loss)
+    class_weights  optional: the binaryproto of H = diag(class weights) (models/create.py
+                   --class-weights), as InfogainLoss's `source` gives it: the train and val nets
+                   then end in InfogainLoss instead of SoftmaxWithLoss, with the same ignore_label
+                   and normalization (normalize false is BATCH_SIZE, true VALID, as Caffe reads it)
 
 Layer names, graph, crop offsets (coord_map) and the fixed upsampling layers
 (lr_mult 0, bilinear weights from surgery.interp at initialization) are the
@@ -122,9 +126,29 @@ def adapt(proto, spec):
     return proto
 
 
+def weigh_classes(proto, source):
+    """Make the NetParameter's SoftmaxWithLoss layers InfogainLoss with H from `source`, in place.
+
+    InfogainLoss refuses the deprecated `normalize`, so it becomes the `normalization` Caffe's
+    SoftmaxWithLoss reads it as (false: BATCH_SIZE, true or unset: VALID)."""
+    for lp in proto.layer:
+        if lp.type != 'SoftmaxWithLoss':
+            continue
+        lp.type = 'InfogainLoss'
+        lp_loss = lp.loss_param
+        if not lp_loss.HasField('normalization'):
+            valid = lp_loss.normalize if lp_loss.HasField('normalize') else True
+            lp_loss.normalization = lp_loss.VALID if valid else lp_loss.BATCH_SIZE
+        lp_loss.ClearField('normalize')
+        lp.infogain_loss_param.source = source
+    return proto
+
+
 def fcn(spec, split):
     """The NetParameter of spec's train, val or deploy ('deploy') net."""
     proto = C.fcn_net(split, data_layer(spec), body(spec), normalize=spec.get('normalize', False))
+    if spec.get('class_weights') and split != 'deploy':
+        weigh_classes(proto, spec['class_weights'])
     return adapt(proto, spec)
 
 

@@ -73,3 +73,29 @@ def tree(folder):
     if not os.path.exists(folder):
         return None
     return sorted(os.path.relpath(os.path.join(d, f), folder) for d, ds, fs in os.walk(folder) for f in fs + ds)
+
+
+def to_void_index(root, written, void):
+    """Store the void pixels of a folder-layout dataset with class index `void` instead of 255 (the
+    classes at `void` and above move up by one) and name it in void.txt, as a dataset whose
+    unlabelled pixels carry a class index does; read through void.txt, the labels are `written`."""
+    for i, label in written.items():
+        stored = np.where(label >= void, label + 1, label).astype(np.uint8)
+        stored[label == 255] = void
+        Image.fromarray(stored, 'L').save(os.path.join(str(root), 'labels', i + '.png'))
+    write_lines(os.path.join(str(root), 'void.txt'), [void])
+
+
+def to_list_files(root, absolute=False):
+    """Move a folder-layout dataset's files to pics/ and masks/ and list them as `image label` pairs
+    in train.txt and val.txt (relative to the split file, or absolute), as published lists do."""
+    root = str(root)
+    os.rename(os.path.join(root, 'images'), os.path.join(root, 'pics'))
+    os.rename(os.path.join(root, 'labels'), os.path.join(root, 'masks'))
+    for split in ('train', 'val'):
+        path = os.path.join(root, split + '.txt')
+        with open(path) as f:
+            ids = [line.strip() for line in f if line.strip()]
+        base = root if absolute else ''
+        write_lines(path, ['%s %s' % (os.path.join(base, 'pics', i + '.jpg'), os.path.join(base, 'masks', i + '.png'))
+                           for i in ids])

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from fcn import dataset, paths
-from owndata_helpers import CLASSES, PALETTE, make_dataset, write_lines
+from owndata_helpers import CLASSES, PALETTE, make_dataset, to_list_files, to_void_index, write_lines
 
 CHECK = os.path.join(paths.ROOT, 'data', 'check.py')
 
@@ -138,3 +138,103 @@ def test_check_cli(tmp_path):
     assert '2 problem(s)' in run.stdout
     assert str(bad / 'labels' / 'tr00.png') in run.stdout and str(bad / 'labels' / 'va01.png') in run.stdout
     assert run.stderr.strip().splitlines()[-1].startswith('check.py: error: %s: 2 problem(s)' % bad)
+
+
+# -- void.txt, list files, the usual mistakes, class weights ------------------------------------------
+@pytest.mark.parametrize('void', [0, 3])
+def test_a_void_class_index_is_read_as_void(tmp_path, void):
+    """void.txt names the stored value of unlabelled pixels: read as 255, the other values are the
+    classes in order (with void 0, stored 1 is class 0), and classes.txt lists the classes only."""
+    root = tmp_path / 'data'
+    written = make_dataset(root)
+    to_void_index(root, written, void)
+    report = dataset.check(str(root))
+    assert report.problems == [] and report.dataset.void == (void,)
+    for i, label in written.items():
+        assert np.array_equal(report.dataset.read_label(report.dataset.label_path(i)), label)
+    assert report.hist['train'][3] == sum((written[i] == 255).sum() for i in report.ids['train'])
+
+
+def test_void_txt_mistakes_are_named(tmp_path):
+    root = tmp_path / 'data'
+    written = make_dataset(root)
+    to_void_index(root, written, 3)
+    label = np.zeros((40, 48), np.uint8)
+    label[0, 0] = 7
+    Image.fromarray(label, 'L').save(str(root / 'labels' / 'tr00.png'))
+    write_lines(root / 'classes.txt', CLASSES + ['unlabelled'])
+    found = dict(problems(root))
+    assert 'lists unlabelled, and void.txt makes void pixels void' in found['classes.txt']
+    write_lines(root / 'classes.txt', CLASSES)
+    assert problems(root) == [('labels/tr00.png', 'label %s has values 7 outside stored values 0..2 (the classes '
+                               'of %s) or void 3 (void.txt) and 255' % (root / 'labels' / 'tr00.png',
+                                                                         root / 'classes.txt'))]
+    write_lines(root / 'void.txt', ['none'])
+    assert "'none' is not a label value" in dict(problems(root))['void.txt']
+
+
+@pytest.mark.parametrize('absolute', [False, True])
+def test_a_list_of_image_label_pairs_is_read_as_it_is(tmp_path, absolute):
+    root = tmp_path / 'data'
+    written = make_dataset(root)
+    to_list_files(root, absolute)
+    report = dataset.check(str(root))
+    assert report.problems == []
+    assert report.ids == {'train': ['tr00', 'tr01', 'tr02', 'tr03'], 'val': ['va00', 'va01']}
+    want = sum(np.bincount(written[i].ravel(), minlength=256) for i in report.ids['train'])
+    assert report.hist['train'].tolist() == want[:3].tolist() + [want[255]]
+    os.remove(str(root / 'masks' / 'va01.png'))
+    assert problems(root) == [('masks/va01.png', 'missing label (listed in val.txt)')]
+
+
+def test_two_class_masks_saved_as_0_255_are_named(tmp_path):
+    root = tmp_path / 'data'
+    written = make_dataset(root)
+    for i, label in written.items():
+        Image.fromarray(np.where(label == 1, 255, 0).astype(np.uint8), 'L').save(str(root / 'labels' / (i + '.png')))
+    write_lines(root / 'classes.txt', ['background', 'disc'])
+    (where, what), = problems(root)
+    assert where == 'classes.txt' and 'a two-class mask saved as 0/255' in what and '1 for the foreground' in what
+
+
+def test_labels_saved_as_jpeg_are_named(tmp_path):
+    root = tmp_path / 'data'
+    written = make_dataset(root, n_train=6)
+    big = (written['tr00'] * 60).astype(np.uint8)                  # a JPEG named .png
+    Image.fromarray(big, 'L').save(str(root / 'labels' / 'tr00.png'), format='JPEG')
+    os.remove(str(root / 'labels' / 'tr01.png'))                     # saved as .jpg
+    Image.fromarray(written['tr01'], 'L').save(str(root / 'labels' / 'tr01.jpg'))
+    resized = Image.fromarray(written['tr02'], 'L').resize((96, 80), Image.BILINEAR).resize((48, 40), Image.BILINEAR)
+    resized.save(str(root / 'labels' / 'tr02.png'))                # interpolated: values between the classes
+    found = dict(problems(root))
+    assert 'a JPEG file named .png' in found['labels/tr00.png']
+    assert 'missing label' in found['labels/tr01.png'] and 'labels/tr01.jpg is there: labels must be PNGs' \
+        in found['labels/tr01.png']
+    assert 'values lie between the classes' in found['labels/tr02.png']
+
+
+def test_an_rgb_copy_of_a_palette_png_is_named(tmp_path):
+    root = tmp_path / 'data'
+    written = make_dataset(root)
+    import vis
+    colours = vis.voc_palette(256)
+    Image.fromarray(colours[written['va01']], 'RGB').save(str(root / 'labels' / 'va01.png'))
+    (where, what), = problems(root)
+    assert where == 'palette.txt' and 'RGB copies of palette PNGs (labels/va01.png)' in what
+    assert '0 0 0, 128 0 0, 0 128 0' in what
+
+
+def test_check_prints_both_schemes_class_weights(tmp_path):
+    root = tmp_path / 'data'
+    written = make_dataset(root)
+    run = subprocess.run([sys.executable, CHECK, str(root)], capture_output=True, text=True, cwd=paths.ROOT)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    at = next(k for k, line in enumerate(lines) if line.startswith('class weights'))
+    assert 'Eigen & Fergus 2015' in lines[at] and lines[at + 1].split() == ['class', 'median-frequency',
+                                                                             'inverse-frequency']
+    counts = sum(np.bincount(written[i].ravel(), minlength=256)[:3] for i in ('tr00', 'tr01', 'tr02', 'tr03'))
+    inverse = counts.sum() / (3 * counts)
+    for c, name in enumerate(CLASSES):
+        row = lines[at + 2 + c].split()
+        assert row[:2] == [str(c), name] and float(row[3]) == pytest.approx(inverse[c], abs=1e-4)
