@@ -19,9 +19,10 @@ import pytest
 from PIL import Image
 
 import backend
+import score
 from fcn import cli, paths
 from models import common as C, create, records
-from owndata_helpers import CLASSES, PALETTE, make_dataset, tree, write_lines
+from owndata_helpers import CLASSES, PALETTE, make_dataset, to_list_files, to_void_index, tree, write_lines
 
 PY = sys.executable
 
@@ -269,3 +270,89 @@ def test_record_is_valid_json_of_the_schema(tmp_path, capsys):
         raw = json.load(f)
     assert set(raw) == set(json.load(open(os.path.join(paths.MODELS, 'voc-fcn8s', 'record.json'))))
     assert raw['init'] == {'from': 'classifier', 'net': 'vgg16'}
+
+
+# -- class weights, void class index, list files --------------------------------------------------------
+def test_class_weights_void_index_and_list_files_create_train_evaluate(tmp_path, net_name):
+    """A dataset listed as `image label` pairs whose unlabelled pixels carry index 0 (void.txt), made
+    with median-frequency weights: H = diag(weights) beside the net, InfogainLoss in the train and val
+    nets (deploy as without weights), trained, and scored with the void pixels left out."""
+    data, models = tmp_path / 'data', tmp_path / 'models'
+    written = make_dataset(data, n_train=4, n_val=2)
+    to_void_index(data, written, 0)
+    to_list_files(data)
+    run = cmd('models/create.py', net_name, '--dataset', data, '--arch', 'fcn8s', '--init', 'scratch',
+              '--width-divisor', 8, '--max-iter', 2, '--models-dir', models, '--class-weights', 'median-frequency')
+    assert run.returncode == 0, run.stderr
+    assert 'class weights: median-frequency' in run.stdout
+    folder = models / net_name
+    assert 'class_weights.binaryproto' in os.listdir(str(folder))
+    train = [written['tr%02d' % i] for i in range(4)]
+    counts = np.array([sum((lab == c).sum() for lab in train) for c in range(3)], float)
+    present = np.array([sum((lab != 255).sum() for lab in train if (lab == c).any()) for c in range(3)], float)
+    want = np.median(counts / present) / (counts / present)
+    blob = backend.caffe.proto.caffe_pb2.BlobProto()
+    blob.ParseFromString((folder / 'class_weights.binaryproto').read_bytes())
+    h = backend.caffe.io.blobproto_to_array(blob)
+    assert h.shape == (1, 1, 3, 3)
+    np.testing.assert_allclose(h[0, 0], np.diag(want), rtol=1e-6)
+    for fname in ('train.prototxt', 'val.prototxt'):
+        text = (folder / fname).read_text()
+        assert 'type: "InfogainLoss"' in text and 'SoftmaxWithLoss' not in text and 'normalize' not in text
+        assert 'source: "%s"' % (folder / 'class_weights.binaryproto') in text
+        assert re.search(r'loss_param \{\s+ignore_label: 255\s+normalization: VALID\s+\}', text), text
+    assert load_net_py(str(folder)).prototxts()['train.prototxt'] is not None
+    rec = json.loads((folder / 'record.json').read_text())
+    assert rec['class_weights']['scheme'] == 'median-frequency'
+    np.testing.assert_allclose(rec['class_weights']['weights'], want, rtol=1e-5)
+    assert 'Eigen & Fergus 2015' in (folder / 'README.md').read_text()
+    run = cmd('models/create.py', 'plain', '--dataset', data, '--arch', 'fcn8s', '--init', 'scratch',
+              '--width-divisor', 8, '--max-iter', 2, '--models-dir', models)
+    assert run.returncode == 0, run.stderr
+    assert (models / 'plain' / 'deploy.prototxt').read_text() == (folder / 'deploy.prototxt').read_text()
+    assert 'type: "SoftmaxWithLoss"' in (models / 'plain' / 'train.prototxt').read_text()
+
+    run = cmd('solve.py', folder, '--test-interval', 2, '--val', data / 'val.txt')
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    weights = os.path.join(paths.out_dir(net_name), 'snapshots', 'train_iter_2.caffemodel')
+    run = cmd('evaluate.py', folder, '--weights', weights, '--save', tmp_path / 'pred')
+    assert run.returncode == 0, run.stderr[-2000:]
+    hist = 0
+    for i in ('va00', 'va01'):
+        with Image.open(str(tmp_path / 'pred' / (i + '.png'))) as im:
+            hist = hist + score.fast_hist(written[i], np.asarray(im), 3)     # 255 (void) left out
+    assert hist.sum() == sum((written[i] != 255).sum() for i in ('va00', 'va01'))
+    m = re.search(r'mean IU\s+(\d+\.\d+)', run.stdout)
+    assert m and float(m.group(1)) == pytest.approx(100 * score.compute_metrics(hist)['mean_iu'], abs=0.051)
+
+
+def test_class_weights_from_a_file_and_where_caffe_finds_them(tmp_path, capsys):
+    data, models = tmp_path / 'data', tmp_path / 'models'
+    make_dataset(data)
+    write_lines(tmp_path / 'w.txt', ['1', '2.5', '4'])
+    rc, out, err = create_in_process(capsys, 'w', '--dataset', data, '--models-dir', models, '--init', 'scratch',
+                                     '--class-weights', tmp_path / 'w.txt')
+    assert rc == 0, err
+    blob = backend.caffe.proto.caffe_pb2.BlobProto()
+    blob.ParseFromString((models / 'w' / 'class_weights.binaryproto').read_bytes())
+    np.testing.assert_array_equal(backend.caffe.io.blobproto_to_array(blob)[0, 0], np.diag([1, 2.5, 4]))
+    text = (models / 'w' / 'train.prototxt').read_text()
+    assert 'normalization: VALID' in text      # the scratch net's loss was normalize: true
+    write_lines(tmp_path / 'w.txt', ['1', '2.5'])
+    rc, _, err = create_in_process(capsys, 'w2', '--dataset', data, '--models-dir', models,
+                                   '--class-weights', tmp_path / 'w.txt')
+    assert rc == 2 and 'gives 2 weights for 3 classes' in err and not os.path.exists(str(models / 'w2'))
+    # Caffe opens `source` relative to the working directory: from the repository's root inside it
+    assert create.weights_source(os.path.join(paths.MODELS, 'mine')) == 'models/mine/class_weights.binaryproto'
+    assert create.weights_source(str(models / 'w')) == str(models / 'w' / 'class_weights.binaryproto')
+
+
+def test_the_vgg_nets_heavy_loss_stays_unnormalized_with_class_weights(tmp_path):
+    """normalize: false (the heavy nets' loss summed over pixels) is BATCH_SIZE, as Caffe reads it."""
+    from models import custom
+    spec = dict(arch='fcn32s', dataset='d', classes=3, mean=(1, 2, 3), width_divisor=1, normalize=False,
+                class_weights='models/x/class_weights.binaryproto')
+    train = C.prototxt_text(custom.fcn(spec, 'train'))
+    assert 'normalization: BATCH_SIZE' in train and 'type: "InfogainLoss"' in train
+    del spec['class_weights']
+    assert 'normalize: false' in C.prototxt_text(custom.fcn(spec, 'train'))

@@ -89,3 +89,34 @@ def test_colour_labels_without_palette_are_refused(tmp_path):
     os.remove(str(root / 'palette.txt'))
     with layer_error('ColourLabelError', r'colour \(RGB\) image.*no palette.txt'):
         data_net(tmp_path, *FOLDER, params(root), TOPS)
+
+
+def test_a_void_class_index_reaches_the_label_top_as_255(tmp_path):
+    """void.txt's value is read as 255, so the loss's ignore_label skips it; the classes shift back."""
+    from tests.owndata_helpers import to_void_index
+    root = tmp_path / 'd'
+    written = make_dataset(root)
+    to_void_index(root, written, 0)
+    with Image.open(str(root / 'labels' / 'va00.png')) as im:
+        assert (np.asarray(im) == 0).sum() == (written['va00'] == 255).sum() > 0
+    net = data_net(tmp_path, *FOLDER, params(root), TOPS)
+    for k, out in enumerate(run(net, 2)):
+        np.testing.assert_array_equal(out['label'][0, 0], written[['va00', 'va01'][k]])
+
+
+@pytest.mark.parametrize('absolute', [False, True])
+def test_a_split_of_image_label_pairs_is_read_as_it_is(tmp_path, absolute):
+    from tests.owndata_helpers import to_list_files
+    root = tmp_path / 'd'
+    written = make_dataset(root)
+    to_list_files(root, absolute)
+    net = data_net(tmp_path, *FOLDER, params(root), TOPS)
+    for k, out in enumerate(run(net, 2)):
+        i = ['va00', 'va01'][k]
+        np.testing.assert_allclose(out['data'][0], expected_input(str(root / 'pics' / (i + '.jpg')), MEAN),
+                                   rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(out['label'][0, 0], written[i])
+    os.remove(str(root / 'pics' / 'va01.jpg'))
+    net = data_net(tmp_path, *FOLDER, params(root, prefetch=False), TOPS)
+    with pytest.raises(Exception, match='image not found: .*pics/va01.jpg'):
+        run(net, 2)
