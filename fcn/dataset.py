@@ -151,6 +151,13 @@ class Dataset:
             return (image if os.path.isfile(image) else None), label
         return self.image_path(entry), self.label_path(entry)
 
+    def entry_key(self, entry):
+        """What makes a split file's line one example: its id, or a pair's image path."""
+        fields = entry.split()
+        if len(fields) >= 2:
+            return os.path.normpath(os.path.join(os.path.dirname(self.split_path('train')), fields[0]))
+        return entry
+
     def expected_entry_image(self, entry):
         fields = entry.split()
         if len(fields) >= 2:
@@ -356,20 +363,23 @@ def check(root, progress=None):
             entries[split] = []
             continue
         lines = ds.read_entries(split)
-        ids = [example_id(e) for e in lines]
-        if not ids:
+        if not lines:
             problems.append((path, 'the %s split is empty' % split))
-        dupes = sorted(i for i, c in Counter(ids).items() if c > 1)
-        if dupes and any(len(e.split()) >= 2 for e in lines):
-            problems.append((path, 'lists %d image(s) of the same file name (the id of a pair): %s'
-                             % (len(dupes), _some(dupes))))
-        elif dupes:
-            report.warnings.append((path, 'lists %d id(s) more than once: %s' % (len(dupes), _some(dupes))))
-        report.ids[split] = list(dict.fromkeys(ids))
-        entries[split] = list(dict((example_id(e), e) for e in lines).values())
-    both = sorted(set(report.ids['train']) & set(report.ids['val']))
+        keys = [ds.entry_key(e) for e in lines]
+        dupes = sorted(example_id(lines[keys.index(k)]) for k, c in Counter(keys).items() if c > 1)
+        if dupes:
+            report.warnings.append((path, 'lists %d example(s) more than once: %s' % (len(dupes), _some(dupes))))
+        unique = list(dict(zip(keys, lines)).values())
+        entries[split] = unique
+        report.ids[split] = [example_id(e) for e in unique]
+        named = sorted(i for i, c in Counter(report.ids[split]).items() if c > 1)
+        if named and split == 'val':
+            problems.append((path, 'lists %d image(s) of the same file name, which names their predictions: %s'
+                             % (len(named), _some(named))))
+    both = sorted(set(map(ds.entry_key, entries['train'])) & set(map(ds.entry_key, entries['val'])))
     if both:
-        problems.append((ds.split_path('val'), '%d id(s) are in both train and val: %s' % (len(both), _some(both))))
+        problems.append((ds.split_path('val'), '%d id(s) are in both train and val: %s'
+                         % (len(both), _some([example_id(k) for k in both]))))
     if not ds.class_names:
         return report
     n = ds.n_classes
@@ -509,6 +519,9 @@ def format_report(report):
     lines = ['dataset %s (%s layout)' % (ds.root, 'PASCAL VOC' if ds.layout == 'voc' else 'folder')]
     lines.append('classes: %d (%s)%s' % (ds.n_classes, ds.classes_path,
                                           ', palette %s' % ds.palette_path if ds.palette_path else ''))
+    if ds.void:
+        lines.append('void: stored label value(s) %s (%s), read as %d'
+                     % (', '.join(map(str, ds.void)), os.path.join(ds.root, VOID_FILE), VOID))
     lines.append('examples: ' + ', '.join('%s %d' % (s, len(report.ids.get(s, ()))) for s in SPLITS))
     if report.sizes:
         common = report.sizes.most_common(3)

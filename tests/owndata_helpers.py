@@ -99,3 +99,69 @@ def to_list_files(root, absolute=False):
         base = root if absolute else ''
         write_lines(path, ['%s %s' % (os.path.join(base, 'pics', i + '.jpg'), os.path.join(base, 'masks', i + '.png'))
                            for i in ids])
+
+
+#: make_rare_dataset's classes: three large regions, four rare thin or small ones (each well under 1%
+#: of the pixels), and their colours in the images.
+RARE_CLASSES = ['background', 'ground', 'sky', 'pole', 'wire', 'sign', 'crack']
+RARE_COLOURS = [(90, 110, 90), (120, 100, 80), (150, 180, 220), (200, 60, 40), (30, 30, 30), (240, 200, 0),
+                (60, 40, 120)]
+
+
+def rare_example(rng, h, w, n_classes, void):
+    """One image of make_rare_dataset and its label map (void 255) and stored label (void `void`)."""
+    label = np.zeros((h, w), np.uint8)
+    horizon = rng.randint(h // 4, h // 2)
+    ground = rng.randint(h // 2 + 4, 3 * h // 4)
+    label[:horizon] = 2
+    label[ground:] = 1
+    if rng.rand() < 0.6:                                   # a pole: 1 px wide, a third of the height
+        x, top = rng.randint(2, w - 2), rng.randint(horizon, ground)
+        label[max(0, top - h // 3):top, x] = 3
+    if rng.rand() < 0.5:                                   # a wire: a 1 px line across part of the sky
+        y, x0 = rng.randint(1, max(2, horizon - 1)), rng.randint(0, w // 2)
+        label[y, x0:x0 + rng.randint(w // 4, w // 2)] = 4
+    if rng.rand() < 0.5:                                   # a sign: a 3 x 3 square
+        y, x = rng.randint(horizon, ground - 3), rng.randint(0, w - 3)
+        label[y:y + 3, x:x + 3] = 5
+    if rng.rand() < 0.4:                                   # a crack: a 1 px diagonal in the ground
+        y, x = rng.randint(ground, h), rng.randint(0, w - 8)
+        for k in range(rng.randint(4, 9)):
+            if y + k < h:
+                label[y + k, x + k] = 6
+    colours = np.array(RARE_COLOURS[:n_classes], np.float64)
+    rgb = colours[label] + rng.normal(0, 12, size=(h, w, 3))
+    unlabelled = np.zeros((h, w), bool)
+    unlabelled[:, :1] = unlabelled[:, -1:] = True                # the frame's edge, as annotators leave it
+    if rng.rand() < 0.3:                                   # a blob nobody labelled
+        y, x = rng.randint(0, h - 6), rng.randint(0, w - 6)
+        unlabelled[y:y + 6, x:x + 6] = True
+    truth = label.copy()
+    truth[unlabelled] = 255
+    stored = label.copy()
+    stored[unlabelled] = void
+    return np.clip(rgb, 0, 255).astype(np.uint8), truth, stored
+
+
+def make_rare_dataset(root, n_train=300, n_val=60, size=(48, 64), seed=0, ext='.png'):
+    """A folder-layout dataset of rare thin classes: ground, sky and background cover most pixels;
+    pole (1 px wide), wire (1 px high), sign (3 x 3) and crack (1 px diagonal) each well under 1%
+    of them; unlabelled pixels (the frame's edge, some blobs) are stored as class index 7 and named
+    in void.txt.  Returns {id: label map}, void as 255 (what the data layer gives)."""
+    root = str(root)
+    rng = np.random.RandomState(seed)
+    void = len(RARE_CLASSES)
+    for sub in ('images', 'labels'):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    ids = {'train': ['r%04d' % i for i in range(n_train)], 'val': ['v%04d' % i for i in range(n_val)]}
+    out = {}
+    for split, split_ids in ids.items():
+        for i in split_ids:
+            rgb, truth, stored = rare_example(rng, size[0], size[1], len(RARE_CLASSES), void)
+            Image.fromarray(rgb).save(os.path.join(root, 'images', i + ext), quality=95)
+            Image.fromarray(stored, 'L').save(os.path.join(root, 'labels', i + '.png'))
+            out[i] = truth
+        write_lines(os.path.join(root, split + '.txt'), split_ids)
+    write_lines(os.path.join(root, 'classes.txt'), RARE_CLASSES)
+    write_lines(os.path.join(root, 'void.txt'), [void])
+    return out

@@ -153,6 +153,8 @@ def test_a_void_class_index_is_read_as_void(tmp_path, void):
     for i, label in written.items():
         assert np.array_equal(report.dataset.read_label(report.dataset.label_path(i)), label)
     assert report.hist['train'][3] == sum((written[i] == 255).sum() for i in report.ids['train'])
+    assert 'void: stored label value(s) %d (%s), read as 255' % (void, root / 'void.txt') \
+        in dataset.format_report(report)
 
 
 def test_void_txt_mistakes_are_named(tmp_path):
@@ -238,3 +240,47 @@ def test_check_prints_both_schemes_class_weights(tmp_path):
     for c, name in enumerate(CLASSES):
         row = lines[at + 2 + c].split()
         assert row[:2] == [str(c), name] and float(row[3]) == pytest.approx(inverse[c], abs=1e-4)
+
+
+def test_the_rare_classes_dataset_is_what_it_says(tmp_path):
+    """make_rare_dataset (for training comparisons): a few hundred images, four classes each under 1%
+    of the pixels, its void class index read as void, and median-frequency weights that favour them."""
+    from fcn import class_weights
+    from owndata_helpers import RARE_CLASSES, make_rare_dataset
+    root = tmp_path / 'rare'
+    written = make_rare_dataset(root, n_train=200, n_val=40)
+    report = dataset.check(str(root))
+    assert report.problems == [] and report.dataset.void == (7,) and len(report.ids['train']) == 200
+    hist = report.hist['train']
+    share = hist[:7] / hist.sum()
+    rare = [RARE_CLASSES.index(c) for c in ('pole', 'wire', 'sign', 'crack')]
+    assert all(0 < share[c] < 0.01 for c in rare) and hist[7] > 0
+    assert sum(share[c] for c in (0, 1, 2)) > 0.95
+    ds = report.dataset
+    assert np.array_equal(ds.read_label(ds.label_path('v0003')), written['v0003'])
+    w = class_weights.weights(report, 'median-frequency')
+    assert min(w[c] for c in rare) > max(w[c] for c in (0, 1, 2))
+
+
+def test_pairs_are_told_apart_by_their_paths_and_val_names_its_predictions(tmp_path):
+    """Splits numbered from 0 each (train/0.png, val/0.png) are not an overlap; two val images of one
+    file name would write one prediction file, which is a problem; a pair listed twice a warning."""
+    root = tmp_path / 'data'
+    make_dataset(root)
+    to_list_files(root)
+    for split in ('train', 'val'):
+        os.makedirs(str(root / split))
+    os.rename(str(root / 'pics' / 'tr00.jpg'), str(root / 'train' / 'a.jpg'))
+    os.rename(str(root / 'pics' / 'va00.jpg'), str(root / 'val' / 'a.jpg'))
+    write_lines(root / 'train.txt', ['train/a.jpg masks/tr00.png', 'pics/tr01.jpg masks/tr01.png',
+                                     'pics/tr01.jpg masks/tr01.png'])
+    write_lines(root / 'val.txt', ['val/a.jpg masks/va00.png', 'pics/va01.jpg masks/va01.png'])
+    report = dataset.check(str(root))
+    assert report.problems == [] and report.ids == {'train': ['a', 'tr01'], 'val': ['a', 'va01']}
+    assert report.warnings == [(str(root / 'train.txt'), 'lists 1 example(s) more than once: tr01')]
+    os.rename(str(root / 'pics' / 'va01.jpg'), str(root / 'pics' / 'a.jpg'))
+    write_lines(root / 'val.txt', ['val/a.jpg masks/va00.png', 'pics/a.jpg masks/va01.png'])
+    assert problems(root) == [('val.txt', 'lists 1 image(s) of the same file name, which names their '
+                                          'predictions: a')]
+    write_lines(root / 'val.txt', ['pics/tr01.jpg masks/tr01.png'])
+    assert problems(root) == [('val.txt', '1 id(s) are in both train and val: tr01')]
