@@ -284,9 +284,9 @@ def _structure(root):
             problems.append((classes_path, 'lists %s, and %s makes void pixels void: leave the void class out '
                              'of classes.txt (it lists the classes only, in the order of their stored values)'
                              % (', '.join(said), VOID_FILE)))
-        if names and len(names) + len(ds.void) > VOID + 1:
-            problems.append((classes_path, 'lists %d classes beside %d void value(s): more than %d values'
-                             % (len(names), len(ds.void), VOID + 1)))
+        if names and len(names) + len([v for v in ds.void if v != VOID]) > VOID:
+            problems.append((classes_path, 'lists %d classes beside %d void value(s): more than the %d stored '
+                             'values below %d' % (len(names), len(ds.void), VOID, VOID)))
     palette_path = os.path.join(root, 'palette.txt')
     if os.path.isfile(palette_path):
         ds.palette_path = palette_path

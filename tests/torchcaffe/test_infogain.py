@@ -212,3 +212,10 @@ def test_backward_to_labels_is_refused(tmp_path):
     with pytest.raises(caffe.CaffeError, match='cannot backpropagate to label inputs'):
         run_layer(LAYER % ('', 'propagate_down: true propagate_down: true ' + h_file(tmp_path, h), ''),
                   {'x': x, 'label': label}, top_diffs={})
+
+
+def test_h_reshaped_to_another_size_is_refused():
+    net = _net(LAYER % ('bottom: "H"', '', ''), SHAPES)
+    net.blobs['H'].reshape(1, 1, 3, 3)
+    with pytest.raises(caffe.CaffeError, match='H must be 4x4 .* got 9 values'):
+        net.reshape()

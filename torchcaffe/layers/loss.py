@@ -298,20 +298,17 @@ class InfogainLoss(Layer):
         self.normalization = lp.normalization
         self.axis = canonical_axis(ip.axis, len(bottom_shapes[0]), self)
         n_class = bottom_shapes[0][self.axis]
+        self.h = None                # H as the third bottom: checked by forward, which reshape runs
         if len(bottom_shapes) == 3:
-            self.h = None
-            count = int(np.prod(bottom_shapes[2], dtype=np.int64))
-        else:
-            if not ip.HasField('source'):
-                self.fail('Infogain matrix source must be specified (infogain_loss_param.source, '
-                          'or H as a third bottom)')
-            array = blobproto_to_array(read_binary(ip.source, caffe_pb2.BlobProto, 'infogain matrix'))
-            count = array.size
-            self.h = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(mode.device())
-        if count != n_class * n_class:
-            self.fail('H must be %dx%d (%d values) for %d classes, got %d values%s'
-                      % (n_class, n_class, n_class * n_class, n_class, count,
-                         '' if self.h is None else ' in %s' % os.fspath(ip.source)))
+            return
+        if not ip.HasField('source'):
+            self.fail('Infogain matrix source must be specified (infogain_loss_param.source, '
+                      'or H as a third bottom)')
+        array = blobproto_to_array(read_binary(ip.source, caffe_pb2.BlobProto, 'infogain matrix'))
+        if array.size != n_class * n_class:
+            self.fail('H must be %dx%d (%d values) for %d classes, got %d values in %s'
+                      % (n_class, n_class, n_class * n_class, n_class, array.size, os.fspath(ip.source)))
+        self.h = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(mode.device())
 
     def allow_force_backward(self, bottom_index):
         return bottom_index != 1     # LossLayer's: so force_backward reaches H, which Caffe then refuses
@@ -320,6 +317,9 @@ class InfogainLoss(Layer):
         x, label = bottoms[0].float(), bottoms[1]
         outer, inner = _outer_inner(x.shape, self.axis)
         n_class = x.shape[self.axis]
+        if len(bottoms) == 3 and bottoms[2].numel() != n_class * n_class:
+            self.fail('H must be %dx%d (%d values) for %d classes, got %d values'
+                      % (n_class, n_class, n_class * n_class, n_class, bottoms[2].numel()))
         if x.device.type == 'meta':
             return [x.new_empty(()), torch.empty_like(x)][:len(self.param.top)]
         if label.requires_grad:
