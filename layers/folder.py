@@ -7,12 +7,15 @@
     <dataset_dir>/palette.txt                  optional: the colours of RGB label images
 
     param_str: {'dataset_dir': ..., 'split': 'train', 'mean': (B, G, R)
-                [, 'randomize': True, 'seed': None, 'prefetch': True]}
+                [, 'randomize': True, 'seed': None, 'prefetch': True,
+                 'mirror': False, 'scale': None, 'crop': None, 'batch': 1]}
 
 Two tops: data (1 x 3 x H x W, BGR minus mean) and label (1 x 1 x H x W, class
-indices 0..N-1 of classes.txt or 255 for void).  dataset_dir is relative to
-the data root (data/) unless absolute.  See layers.common.SegDataLayer for
-ordering, seeding, prefetch and resuming.
+indices 0..N-1 of classes.txt or 255 for void); with 'crop': S and 'batch': N,
+N x 3 x S x S and N x 1 x S x S.  dataset_dir is relative to the data root
+(data/) unless absolute.  See layers.common.SegDataLayer for ordering,
+seeding, prefetch, batches and resuming, and layers.augment for mirror, scale
+and crop (models/create.py --augment, --crop, --batch write them).
 """
 from fcn import dataset
 from fcn.readers import caffe_input, read_rgb
