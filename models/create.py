@@ -182,7 +182,7 @@ def augmentation(args, report):
 def augmentation_note(spec):
     aug = spec.get('augment')
     if not aug:
-        return 'augmentation: none (the paper\'s way: whole images, one a forward)'
+        return 'augmentation: none, whole images one a forward (as the paper trained)'
     parts = (['random mirror'] if aug.get('mirror') else []) + \
         (['scale %g-%g' % aug['scale']] if aug.get('scale') else []) + ['random crop %d x %d' % ((aug['crop'],) * 2)]
     return 'augmentation: %s, batch %d' % (', '.join(parts), spec.get('batch', 1))
@@ -285,7 +285,7 @@ def readme(name, title, command, spec, ds, report, record_init, solver, net_arg)
         % ('the paper\'s for %s (%s)' % (custom.TITLE[spec['arch']], custom.PAPER_NET[spec['arch']])
            if 'Adam' not in solver else 'Adam from scratch (models/custom.py)', iters,
            solver_field(solver, 'snapshot', 0)),
-        '- **Training data**: %s.' % augmentation_note(spec)[len('augmentation: '):],
+        '- **Augmentation**: %s.' % augmentation_note(spec)[len('augmentation: '):],
         '', 'Train, score, use (`best.caffemodel`: the weights of the seg test with the highest mean IU):', '',
         '    make train NET=%s' % net_arg,
         '    python evaluate.py %s --weights %s' % (net_arg, weights),
