@@ -373,6 +373,8 @@ def agree_any(flag):
 
 def patience_message(best, patience, iteration):
     """Why training stops early, and where the best weights are (rank 0's Best)."""
+    if best.record is None:
+        return 'stopping at iteration %d: %d seg tests without a mean IU (NaN)' % (iteration, patience)
     return ('stopping at iteration %d: %d seg tests without a higher mean IU than %.4f (iteration %d); '
             'best weights: %s' % (iteration, patience, best.record['mean_iu'], best.iteration, best.model))
 
