@@ -9,21 +9,31 @@ it finds, one a line with its file: a missing image or label, a label of
 another size than its image, label values outside the classes (255 is void),
 colours not in palette.txt, an empty or missing split, an id in both
 splits, an unreadable file.  Exit status 0 when there is none, 2 otherwise.
+
+    python data/check.py data/my-dataset --report out/my-dataset-check
+
+--report DIR2 also writes DIR2/index.html, a page that opens from disk in any browser: the
+pixels per class per split (void apart), the image sizes, random training images under their
+labels with a legend, and every problem with its file (with thumbnails of a label that can be
+shown: one of the wrong size, colours outside the palette, values outside the classes).
 """
 import sys
 
 from tqdm import tqdm
 
-from fcn import cli, dataset
+from fcn import cli, dataset, report as pages
 
 
 def main(argv=None):
     ap = cli.parser(__doc__)
     ap.add_argument('dataset', help='the dataset folder')
+    ap.add_argument('--report', metavar='DIR2', help='also write a report page, DIR2/index.html, with its figures')
     args = ap.parse_args(argv)
     report = dataset.check(args.dataset, progress=lambda xs: tqdm(xs, desc='checking', unit='example',
                                                                   disable=None, leave=False))
     print(dataset.format_report(report))
+    if args.report:
+        print('report page: %s' % pages.dataset_page(report, args.report))
     if report.problems:
         raise dataset.refuse(report)
     return 0

@@ -3,7 +3,8 @@ or hand-off from the coarser net, bilinear interp surgery, seg tests on the val 
 snapshots, resume, and Caffe's treatment of signals.
 
 Outputs go to out/<net>/: the resolved solver, snapshots/train_iter_<N>.*, seg-test
-predictions, log.csv and its learning-curve plot.  A run finding snapshots there resumes
+predictions, log.csv and its learning-curve plot, and index.html, the run's page
+(fcn/report.py), rewritten after each seg test.  A run finding snapshots there resumes
 from the newest complete and readable pair, its data layers continuing where they were.
 
 Signals, as Caffe's `caffe train` treats them: SIGINT and SIGTERM finish the iteration
@@ -33,7 +34,7 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import cli, device, files, paths
+from fcn import cli, device, files, paths, report
 from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
@@ -435,16 +436,19 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
 
 
 def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss, log):
-    """Score the val net with the training weights; log the metrics of the first output."""
+    """Score the val net with the training weights; log the metrics of the first output and rewrite
+    the run's page, odir/index.html (fcn.report.training_page)."""
     test_net = solver.test_nets[0]
     test_net.share_with(solver.net)
     out = rec.outputs[0]
     save_dir = os.path.join(odir, 'segs-iter%d' % solver.iter) if save_segs else None
-    hist, loss = score.compute_hist(test_net, save_dir, ids, layer=out.blob, gt=out.label)
+    watch = report.Watch(test_net, rec, out)
+    hist, loss = score.compute_hist(watch, save_dir, ids, layer=out.blob, gt=out.label)
     metrics = score.compute_metrics(hist)
     for line in score.seg_results(solver.iter, loss, metrics):
         log(line)
     csv_log.write(solver.iter, learning_rate(param, solver.iter), train_loss, loss, metrics)
+    report.training_page(odir, rec, csv_log.path, ids, watch, solver.iter)
 
 
 def train_chain(name, log=print, **kwargs):
