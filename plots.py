@@ -12,7 +12,6 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-import score
 from fcn import files
 
 METRICS = ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')
@@ -111,20 +110,17 @@ def confusion_matrix(hist, png_path, class_names=None, normalize=True):
     return _save(fig, png_path)
 
 
-def class_scores(hist, png_path, class_names=None):
-    """Plot per-class IU and accuracy (score.compute_metrics of the n x n histogram) as horizontal
-    bars, each class labelled with its ground-truth pixels; an undefined value (a class absent
-    from the ground truth) draws no bar."""
-    hist = np.asarray(hist, dtype=np.float64)
-    m = score.compute_metrics(hist)
-    n = hist.shape[0]
+def class_scores(iu, acc, pixels, png_path, class_names=None):
+    """Plot per-class IU and accuracy (score.compute_metrics' per_class_iu and per_class_acc) as
+    horizontal bars, each class labelled with its ground-truth pixels; an undefined value (NaN: a
+    class absent from the ground truth) draws no bar."""
+    n = len(iu)
     names = _names(class_names, n)
-    pixels = hist.sum(1)
     fig = Figure(figsize=(8, max(2.5, 0.3 * n + 1.2)))
     ax = fig.subplots()
     y = np.arange(n)
-    ax.barh(y - 0.2, np.nan_to_num(m['per_class_iu']), height=0.4, label='IU')
-    ax.barh(y + 0.2, np.nan_to_num(m['per_class_acc']), height=0.4, label='accuracy')
+    ax.barh(y - 0.2, np.nan_to_num(np.asarray(iu, np.float64)), height=0.4, label='IU')
+    ax.barh(y + 0.2, np.nan_to_num(np.asarray(acc, np.float64)), height=0.4, label='accuracy')
     ax.set_yticks(y)
     ax.set_yticklabels(['%s (%s px)' % (name, _count(p)) for name, p in zip(names, pixels)],
                        fontsize=9 if n <= 25 else max(4, 9 - n // 15))

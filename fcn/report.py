@@ -100,11 +100,11 @@ def fit(rgb, label, side=SIDE):
 
 
 def labelled(rgb, label, names, palette):
-    """The label map over the image (vis.overlay_image) with a legend of the classes present; void
+    """The label map over the image (vis.overlay_image) with a legend of the classes tinted: void
     is left untinted, and class 0 too when the classes call it background (as infer.py draws)."""
-    present = [c for c in vis.classes_present(label) if c != VOID]
-    entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c]) for c in present]
     ignore = (0, VOID) if names[:1] == ['background'] else (VOID,)
+    entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c])
+               for c in vis.classes_present(label) if c not in ignore]
     return vis.draw_legend(vis.overlay_image(rgb, label, ignore=ignore, palette=palette), entries)
 
 
@@ -287,7 +287,8 @@ def evaluation_page(ev, folder, log_csv=None):
         tag = slug(out.blob)
         head = ' (%s)' % (out.title or out.blob) if many else ''
         m = ev.metrics[out.blob]
-        plots.class_scores(hist, os.path.join(folder, tag + '_classes.png'), names)
+        plots.class_scores(m['per_class_iu'], m['per_class_acc'], hist.sum(1), os.path.join(folder, tag + '_classes.png'),
+                           names)
         plots.confusion_matrix(hist, os.path.join(folder, tag + '_confusion.png'), names)
         cls_rows = [[td(c, left=True), td(name, left=True), td(pct(m['per_class_iu'][c]), value=m['per_class_iu'][c]),
                      td(pct(m['per_class_acc'][c]), value=m['per_class_acc'][c]),
@@ -412,8 +413,9 @@ def _grid(rep, folder, names, palette, n_images, seed):
         name = 'train_%s.jpg' % slug(image_id)
         save_jpeg(labelled(im, lab, names, palette), os.path.join(folder, name))
         shown.append(img(name, image_id, '%s (%d x %d)' % ((image_id,) + rgb.shape[:2])))
+    untinted = 'void and background' if names[:1] == ['background'] else 'void'
     return ('<h2 id="images">%d random training images</h2>' % len(shown)
-            + '<p class="note">labels over the images, void untinted</p>' + ''.join(shown))
+            + '<p class="note">labels over the images (%s untinted)</p>' % untinted + ''.join(shown))
 
 
 def _problems(rep, folder, palette):
