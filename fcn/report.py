@@ -38,7 +38,7 @@ SUMMARY = (('overall_acc', 'pixel accuracy'), ('mean_acc', 'mean accuracy'), ('m
 CSS = '''body{font-family:sans-serif;margin:1em auto;max-width:1250px;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.2em .6em;text-align:right}
-th{background:#eee}.l{text-align:left}td img{display:block}img{max-width:100%}
+th{background:#eee;text-align:left}.l{text-align:left}td img{display:block}img{max-width:100%}
 figure{display:inline-block;margin:.3em;vertical-align:top}figcaption{font-size:.8em;color:#555;max-width:320px}
 .bad{color:#a00}.note{color:#555;font-size:.9em}nav a{margin-right:1em}'''
 
@@ -287,8 +287,8 @@ def evaluation_page(ev, folder, log_csv=None):
         tag = slug(out.blob)
         head = ' (%s)' % (out.title or out.blob) if many else ''
         m = ev.metrics[out.blob]
-        plots.class_scores(m['per_class_iu'], m['per_class_acc'], hist.sum(1), os.path.join(folder, tag + '_classes.png'),
-                           names)
+        plots.class_scores(m['per_class_iu'], m['per_class_acc'], hist.sum(1),
+                           os.path.join(folder, tag + '_classes.png'), names)
         plots.confusion_matrix(hist, os.path.join(folder, tag + '_confusion.png'), names)
         cls_rows = [[td(c, left=True), td(name, left=True), td(pct(m['per_class_iu'][c]), value=m['per_class_iu'][c]),
                      td(pct(m['per_class_acc'][c]), value=m['per_class_acc'][c]),

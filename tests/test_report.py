@@ -214,3 +214,32 @@ def test_the_dataset_page_shows_pixels_sizes_images_and_every_problem(tmp_path, 
     assert [r[0][0] for r in page.body('sizes')] == ['40 x 48']
     grid = [s for s in page.images if s.startswith('train_')]
     assert grid and all(s[len('train_'):-4] not in spoiled for s in grid)
+
+
+def test_every_published_figure_stands_beside_the_measured_one_of_its_head(tmp_path):
+    from fcn import evaluation
+    from models import records
+    rec = records.get('siftflow-fcn16s')                      # two heads, five published figures
+    rng = np.random.RandomState(3)
+    hists = {}
+    for out in rec.outputs:
+        n = len(out.class_names())
+        hists[out.blob] = rng.randint(0, 50, size=(n, n))
+    metrics = {blob: score.compute_metrics(h) for blob, h in hists.items()}
+    ev = evaluation.Evaluation(rec, 'w.caffemodel', ['a', 'b'], metrics, False, hists)
+    page_path = report.evaluation_page(ev, str(tmp_path / 'page'))
+    page = Page(page_path)
+    images_open(page_path, page)
+    rows = {r[0][0]: r for r in page.body('summary')}
+    assert len(rows) == 8
+    for out in rec.outputs:
+        for key, title in report.SUMMARY:
+            row = rows['%s: %s' % (out.title, title)]
+            assert same(row[1], metrics[out.blob][key])
+            published = [p for p in rec.published if p.output == out.blob and p.metric == key]
+            assert row[2][0] == ('; '.join('%.1f (%s, %s)' % (p.value, p.split, p.source) for p in published) or '-')
+    assert sum(row[2][0] != '-' for row in rows.values()) == len(rec.published)
+    for out in rec.outputs:
+        classes = page.body('classes ' + out.blob)
+        assert [r[1][0] for r in classes] == out.class_names()
+        assert all(same(r[2], v) for r, v in zip(classes, metrics[out.blob]['per_class_iu']))
