@@ -125,7 +125,8 @@ def class_scores(iu, acc, pixels, png_path, class_names=None):
     ax.set_yticklabels(['%s (%s px)' % (name, _count(p)) for name, p in zip(names, pixels)],
                        fontsize=9 if n <= 25 else max(4, 9 - n // 15))
     ax.invert_yaxis()
-    ax.set_xlim(0, 1)
+    ax.set_xlim(0, 1.3)                              # the legend goes right of 1, clear of the bars
+    ax.set_xticks(np.linspace(0, 1, 6))
     ax.set_xlabel('fraction')
     ax.set_title('per-class IU and accuracy')
     ax.legend(loc='lower right')

@@ -54,7 +54,8 @@ def shoot(chromium, page, png):
     rgb = rgb[:ink[-1] + 20 if ink.size else rgb.shape[0]]
     im = Image.fromarray(rgb)
     im = im.resize((SHOWN_WIDTH, round(im.size[1] * SHOWN_WIDTH / im.size[0])), Image.LANCZOS)
-    im.quantize(256, method=Image.Quantize.MEDIANCUT).save(png, optimize=True)
+    palette = im.quantize(256, method=Image.Quantize.MEDIANCUT, kmeans=3)    # 256 colours, dithered: a
+    im.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(png, optimize=True)  # quarter the size
     return png
 
 
@@ -80,7 +81,7 @@ def main(argv=None):
                           'the demo net)' % (args.net, odir))
     check_dir, eval_dir = os.path.join(odir, 'pages', 'check'), os.path.join(odir, 'pages', 'evaluation')
     step('data/check.py', args.dataset, '--report', check_dir)
-    step('evaluate.py', args.net, '--weights', weights, '--report', eval_dir)
+    step('evaluate.py', args.net, '--weights', weights, '--report', eval_dir, '--report-images', '3')
     os.makedirs(args.out, exist_ok=True)
     for name, page in (('check', check_dir + '/index.html'), ('evaluation', eval_dir + '/index.html'),
                        ('training', training_page)):

@@ -23,7 +23,7 @@ from PIL import Image
 import plots
 import score
 import vis
-from fcn import files, readers
+from fcn import files, paths, readers
 from fcn.readers import VOID
 
 #: Long side, in pixels, of an image shown on a page (an overlay's legend needs room).
@@ -80,6 +80,12 @@ def write_page(path, title, parts):
             '</head><body>\n<h1>%s</h1>\n%s\n<p class="note">written %s</p></body></html>\n'
             % (esc(title), CSS, esc(title), '\n'.join(parts), stamp))
     return files.write_whole(path, lambda tmp: open(tmp, 'w', encoding='utf-8').write(text))
+
+
+def shown(path):
+    """A path as typed from the repository root when it lies inside it, else absolute."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, paths.ROOT) if path.startswith(paths.ROOT + os.sep) else path
 
 
 def slug(name):
@@ -270,7 +276,7 @@ def evaluation_page(ev, folder, log_csv=None):
     rec = ev.record
     many = len(rec.outputs) > 1
     parts = ['<p>weights <code>%s</code>, %d image(s)%s</p>'
-             % (esc(ev.weights), len(ev.ids), ' (a subset: compare on the full split)' if ev.partial else '')]
+             % (esc(shown(ev.weights)), len(ev.ids), ' (a subset: compare on the full split)' if ev.partial else '')]
     rows = []
     for out in rec.outputs:
         for key, title in SUMMARY:
@@ -310,7 +316,7 @@ def evaluation_page(ev, folder, log_csv=None):
     if log_csv:
         rows = read_log(log_csv)
         if plots.learning_curve(log_csv, os.path.join(folder, 'learning_curve.png')):
-            parts.append('<h2>Learning curve</h2><p class="note">%s</p>' % esc(log_csv)
+            parts.append('<h2>Learning curve</h2><p class="note">%s</p>' % esc(shown(log_csv))
                          + img('learning_curve.png', 'learning curve') + log_table(rows))
     return write_page(os.path.join(folder, 'index.html'), '%s: evaluation' % rec.name, parts)
 
@@ -358,8 +364,8 @@ def dataset_page(rep, folder, n_images=12, seed=0):
     if ds.palette is not None:
         palette[:len(ds.palette)] = ds.palette
     parts = ['<p><code>%s</code> (%s layout), %d classes (<code>%s</code>)%s</p>'
-             % (esc(ds.root), 'PASCAL VOC' if ds.layout == 'voc' else 'folder', n, esc(ds.classes_path),
-                ', palette <code>%s</code>' % esc(ds.palette_path) if ds.palette_path else '')]
+             % (esc(shown(ds.root)), 'PASCAL VOC' if ds.layout == 'voc' else 'folder', n, esc(shown(ds.classes_path)),
+                ', palette <code>%s</code>' % esc(shown(ds.palette_path)) if ds.palette_path else '')]
     parts.append('<p>examples: %s%s</p>' % (', '.join('%s %d' % (s, len(ids)) for s, ids in rep.ids.items()),
                                           '; mean of the training images (B G R) %.3f %.3f %.3f' % rep.mean
                                           if rep.mean else ''))
