@@ -125,8 +125,8 @@ def save_png(im, path):
 def triptych(folder, stem, rgb, label, pred, names, palette):
     """Write <stem>_image.jpg, <stem>_gt.jpg, <stem>_pred.jpg (the image, and the ground truth and
     the prediction over it with their legends) into folder; their file names.  A missing image
-    (None) is drawn grey."""
-    if rgb is None:
+    (None, or one of another size than the label map) is drawn grey."""
+    if rgb is None or rgb.shape[:2] != label.shape:
         rgb = np.full(label.shape + (3,), 128, np.uint8)
     shown, gt = fit(rgb, label)
     _, pr = fit(rgb, pred)
