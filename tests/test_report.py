@@ -102,6 +102,8 @@ def test_the_training_page_shows_every_seg_test_and_the_latest_predictions(train
     page_path = str(trained['run'] / 'index.html')
     page = Page(page_path)
     images_open(page_path, page)
+    for folder in (trained['run'], trained['run'] / 'page'):       # rewritten whole: no temporary file left
+        assert not [f for f in os.listdir(str(folder)) if f.endswith('.tmp')]
     assert 'learning_curve.png' in page.images
     with open(str(trained['run'] / 'log.csv'), newline='') as f:
         logged = list(csv.DictReader(f))
@@ -243,3 +245,14 @@ def test_every_published_figure_stands_beside_the_measured_one_of_its_head(tmp_p
         classes = page.body('classes ' + out.blob)
         assert [r[1][0] for r in classes] == out.class_names()
         assert all(same(r[2], v) for r, v in zip(classes, metrics[out.blob]['per_class_iu']))
+
+
+def test_a_dataset_without_classes_still_gets_its_page_of_problems(tmp_path):
+    from fcn import dataset
+    data = tmp_path / 'data'
+    make_dataset(data, n_train=2, n_val=1, classes=False)
+    (data / 'val.txt').write_text('')
+    page_path = report.dataset_page(dataset.check(str(data)), str(tmp_path / 'page'))
+    problems = {r[0][0]: r[1][0] for r in Page(page_path).body('problems')}
+    assert set(problems) == {'classes.txt', 'val.txt'} and 'the val split is empty' in problems['val.txt']
+    assert not [f for f in os.listdir(str(tmp_path / 'page')) if f.endswith('.tmp')]
