@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= ../shared
 
-.PHONY: setup test test-gpu gpu-check gpu-wheels golden proto nets demo train bench weights clean
+.PHONY: setup test test-gpu gpu-check gpu-wheels golden proto nets demo screenshots train bench weights clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,8 @@ setup:
 STRICT_SUITES ?= tests/layers tests/surgery tests/models tests/test_solve.py tests/test_solve_processes.py \
 	tests/test_solve_signals.py tests/test_evaluate.py tests/test_score.py tests/test_plots.py tests/test_infer.py \
 	tests/test_solve_best.py tests/test_solve_augment.py \
-	tests/test_demo.py tests/test_weights.py tests/test_check.py tests/test_create.py tests/test_vis.py
+	tests/test_demo.py tests/test_weights.py tests/test_check.py tests/test_create.py tests/test_vis.py \
+	tests/test_report.py
 test:
 	@status=0; \
 	for run in torchcaffe strict; do \
@@ -68,6 +69,11 @@ nets:
 # Generate the synthetic shapes task, train a slim FCN-8s from scratch on the CPU, score, segment.
 demo:
 	$(PY) demo.py
+
+# After make demo: the demo net's three report pages (dataset check, evaluation, training) shot by headless
+# Chromium into docs/page-*.png; says so and fails when chromium is not installed (apt-get install chromium).
+screenshots:
+	$(PY) docs/screenshots.py
 
 # make train NET=fcn8s [GPU=0 | GPUS=8] [FAST=1]: the paper's schedule (coarser nets first when their
 # weights are missing); GPUS=N trains data-parallel on N local GPUs through torchrun; FAST=1 is fast mode.

@@ -83,8 +83,9 @@ def step(args, env):
 
 
 def clear_run(odir):
-    """Forget a previous training run: its snapshots, seg-test predictions, log and demo outputs."""
-    for path in [os.path.join(odir, p) for p in ('snapshots', 'demo', 'log.csv', 'learning_curve.png')] + \
+    """Forget a previous training run: its snapshots, seg-test predictions, log, page and demo outputs."""
+    for path in [os.path.join(odir, p) for p in ('snapshots', 'demo', 'log.csv', 'learning_curve.png', 'index.html',
+                                                 'page')] + \
             glob.glob(os.path.join(odir, 'segs-iter*')):
         if os.path.isdir(path):
             shutil.rmtree(path)

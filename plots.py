@@ -1,5 +1,6 @@
-"""Pictures of training and scoring: the learning curve of a solve.py log and a
-confusion matrix of score.py's histogram, written as PNG files.
+"""Pictures of training, scoring and datasets, written as PNG files: the learning curve of a
+solve.py log, the confusion matrix and per-class IU and accuracy of score.py's histogram, and
+the pixels per class of a dataset's splits (the figures of fcn/report.py's pages).
 
 matplotlib draws off-screen (Agg) on figures of its own, so nothing here
 needs a display or touches pyplot's global state; files are written to a
@@ -107,3 +108,67 @@ def confusion_matrix(hist, png_path, class_names=None, normalize=True):
                             color='white' if shown[i, j] > 0.5 * shown.max() else 'black')
     fig.tight_layout()
     return _save(fig, png_path)
+
+
+def class_scores(iu, acc, pixels, png_path, class_names=None):
+    """Plot per-class IU and accuracy (score.compute_metrics' per_class_iu and per_class_acc) as
+    horizontal bars, each class labelled with its ground-truth pixels; an undefined value (NaN: a
+    class absent from the ground truth) draws no bar."""
+    n = len(iu)
+    names = _names(class_names, n)
+    fig = Figure(figsize=(8, max(2.5, 0.3 * n + 1.2)))
+    ax = fig.subplots()
+    y = np.arange(n)
+    ax.barh(y - 0.2, np.nan_to_num(np.asarray(iu, np.float64)), height=0.4, label='IU')
+    ax.barh(y + 0.2, np.nan_to_num(np.asarray(acc, np.float64)), height=0.4, label='accuracy')
+    ax.set_yticks(y)
+    ax.set_yticklabels(['%s (%s px)' % (name, _count(p)) for name, p in zip(names, pixels)],
+                       fontsize=9 if n <= 25 else max(4, 9 - n // 15))
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.3)                              # the legend goes right of 1, clear of the bars
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.set_xlabel('fraction')
+    ax.set_title('per-class IU and accuracy')
+    ax.legend(loc='lower right')
+    fig.tight_layout()
+    return _save(fig, png_path)
+
+
+def class_pixels(counts, png_path, class_names=None):
+    """Plot the pixels of each class per split as grouped horizontal bars, in % of the split's
+    labelled pixels.  counts: {split: (n,) pixels per class} (void left out by the caller)."""
+    splits = list(counts)
+    n = len(next(iter(counts.values()))) if counts else 0
+    names = _names(class_names, n)
+    fig = Figure(figsize=(8, max(2.5, 0.3 * n * max(1, len(splits)) / 1.5 + 1.2)))
+    ax = fig.subplots()
+    y = np.arange(n)
+    height = 0.8 / max(1, len(splits))
+    for k, split in enumerate(splits):
+        c = np.asarray(counts[split], dtype=np.float64)
+        share = 100 * c / c.sum() if c.sum() > 0 else np.zeros(n)
+        ax.barh(y - 0.4 + height * (k + 0.5), share, height=height, label=split)
+    ax.set_yticks(y)
+    ax.set_yticklabels(names, fontsize=9 if n <= 25 else max(4, 9 - n // 15))
+    ax.invert_yaxis()
+    ax.set_xlabel('% of the split\'s labelled pixels (void left out)')
+    ax.set_title('pixels per class')
+    if splits:
+        ax.legend(loc='lower right')
+    fig.tight_layout()
+    return _save(fig, png_path)
+
+
+def _names(class_names, n):
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
+    if len(names) != n:
+        raise ValueError('%d class names for %d classes' % (len(names), n))
+    return names
+
+
+def _count(pixels):
+    """A pixel count in a few characters: 950, 12.3k, 4.5M."""
+    for div, unit in ((1e9, 'G'), (1e6, 'M'), (1e3, 'k')):
+        if pixels >= div:
+            return '%.1f%s' % (pixels / div, unit)
+    return '%d' % pixels

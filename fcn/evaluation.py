@@ -6,7 +6,7 @@ matrix per output head (SIFT Flow: semantic and geometric) gives the paper's fou
 (score.compute_metrics), which `report` sets beside the record's published figures.
 """
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
@@ -14,7 +14,7 @@ from tqdm import tqdm
 import score
 import vis
 from backend import caffe
-from fcn import training
+from fcn import report as pages, training
 from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import MissingFile
 from models import records
@@ -28,14 +28,19 @@ class Evaluation:
     ids: list
     metrics: dict
     partial: bool
+    hists: dict = field(default_factory=dict)      # score blob: n x n confusion histogram (score.fast_hist)
+    image_iu: dict = field(default_factory=dict)   # score blob: each image's own mean IU, in ids order
+    extremes: dict = field(default_factory=dict)   # score blob: fcn.report.Extremes (with keep)
 
 
-def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=False, log=print):
+def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=False, log=print, keep=0):
     """Score `name` (net name, alias or folder) with `weights` (default weights/<net>.caffemodel) on
     its val split (or the ids file `val`), the first `limit` images when given.  With `save`,
     each head's predictions are written there as palette PNGs <id><suffix>.png.  Raises
     MissingFile for missing weights, split or val net, WeightsMismatch for a caffemodel that sets
-    none of the net's layers (unless allow_partial); a partial one is a warning through `log`."""
+    none of the net's layers (unless allow_partial); a partial one is a warning through `log`.
+    Each image's own mean IU is scored from its own histogram; with `keep`, the `keep` worst and
+    best images of each head are kept with their arrays (for fcn.report.evaluation_page)."""
     rec = records.get(name)
     path = locate_weights(rec.name, weights)
     ids = training.val_ids(rec, val)
@@ -50,6 +55,8 @@ def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=
     for warning in load_weights(net, path, allow_partial):
         log('warning: ' + warning)
     hists = {}
+    image_iu = {out.blob: [] for out in rec.outputs}
+    extremes = {out.blob: pages.Extremes(keep) for out in rec.outputs} if keep else {}
     if save:
         os.makedirs(save, exist_ok=True)
     for image_id in tqdm(ids, desc='scoring', leave=False, disable=None):
@@ -58,11 +65,17 @@ def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=
             scores = net.blobs[out.blob].data[0]
             pred = scores.argmax(0)
             n = scores.shape[0]
-            hists[out.blob] = hists.get(out.blob, 0) + score.fast_hist(net.blobs[out.label].data[0, 0], pred, n)
+            label = net.blobs[out.label].data[0, 0]
+            hist = score.fast_hist(label, pred, n)
+            hists[out.blob] = hists.get(out.blob, 0) + hist
+            image_iu[out.blob].append(score.compute_metrics(hist)['mean_iu'])
+            if keep:
+                extremes[out.blob].offer(image_id, image_iu[out.blob][-1],
+                                         lambda: (pages.net_image(net, rec), np.array(label), pred))
             if save:
                 vis.save_label_png(os.path.join(save, image_id + out.suffix + '.png'), pred)
     metrics = {blob: score.compute_metrics(np.asarray(h)) for blob, h in hists.items()}
-    return Evaluation(rec, path, ids, metrics, bool(limit))
+    return Evaluation(rec, path, ids, metrics, bool(limit), hists, image_iu, extremes)
 
 
 def report(ev):

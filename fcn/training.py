@@ -6,7 +6,8 @@ Outputs go to out/<net>/: the resolved solver, snapshots/train_iter_<N>.*, seg-t
 predictions, log.csv and its learning-curve plot, and best.caffemodel with best.json, the
 weights of the seg test with the highest mean IU so far.  A run finding snapshots there
 resumes from the newest complete and readable pair, its data layers continuing where they
-were, and keeps the best so far; with `patience`, training stops after that many seg tests
+were, and keeps the best so far; index.html, the run's page (fcn/report.py),
+is rewritten after each seg test; with `patience`, training stops after that many seg tests
 without a better mean IU.
 
 Signals, as Caffe's `caffe train` treats them: SIGINT and SIGTERM finish the iteration
@@ -37,7 +38,7 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import cli, dataset, device, files, paths
+from fcn import cli, dataset, device, files, paths, report
 from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
@@ -522,13 +523,15 @@ def train(name, weights=None, iters=None, test_interval=None, val=None, gpu=None
 
 
 def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss, best, log):
-    """Score the val net with the training weights; log the metrics of the first output and keep
-    the weights in `best` when its mean IU is the highest so far.  True when they were kept."""
+    """Score the val net with the training weights; log the metrics of the first output, keep
+    the weights in `best` when its mean IU is the highest so far, and rewrite the run's page,
+    odir/index.html (fcn.report.training_page).  True when the weights were kept."""
     test_net = solver.test_nets[0]
     test_net.share_with(solver.net)
     out = rec.outputs[0]
     save_dir = os.path.join(odir, 'segs-iter%d' % solver.iter) if save_segs else None
-    hist, loss = score.compute_hist(test_net, save_dir, ids, layer=out.blob, gt=out.label)
+    watch = report.Watch(test_net, rec, out)
+    hist, loss = score.compute_hist(watch, save_dir, ids, layer=out.blob, gt=out.label)
     metrics = score.compute_metrics(hist)
     for line in score.seg_results(solver.iter, loss, metrics):
         log(line)
@@ -536,6 +539,7 @@ def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss, best
     if improved:
         log('best mean IU so far: %s' % best.model)
     csv_log.write(solver.iter, learning_rate(param, solver.iter), train_loss, loss, metrics, best.iteration)
+    report.training_page(odir, rec, csv_log.path, ids, watch, solver.iter)
     return improved
 
 

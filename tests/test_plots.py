@@ -89,3 +89,28 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path):
     with pytest.raises(OSError):
         plots.confusion_matrix(np.eye(3), str(target))
     assert sorted(os.listdir(tmp_path)) == ['taken'] and not os.listdir(target)
+
+
+@pytest.mark.parametrize('n', [3, 60])
+def test_class_scores_with_an_undefined_class_and_the_height_growing_with_the_classes(tmp_path, n):
+    iu = np.linspace(0, 1, n)
+    iu[1] = np.nan                                    # class 1 never in the ground truth
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        path = plots.class_scores(iu, iu / 2, np.arange(n) * 1000, str(tmp_path / 's.png'),
+                                  ['c%d' % i for i in range(n)])
+    img = pixels(path)
+    assert (img != 255).any(axis=2).mean() > 0.02
+    assert img.shape[0] >= (1500 if n == 60 else 250)
+
+
+def test_class_pixels_of_splits_and_of_an_empty_one(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        path = plots.class_pixels({'train': [900, 50, 50], 'val': [0, 0, 0]}, str(tmp_path / 'p.png'),
+                                  ['background', 'a', 'b'])
+    assert (pixels(path) != 255).any(axis=2).mean() > 0.02
+    with pytest.raises(ValueError, match='class names'):
+        plots.class_pixels({'train': [1, 2]}, str(tmp_path / 'q.png'), ['a'])
+    with pytest.raises(ValueError, match='class names'):
+        plots.class_scores([0.5], [0.5], [1], str(tmp_path / 'r.png'), ['a', 'b'])
