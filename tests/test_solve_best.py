@@ -4,6 +4,7 @@ is best is known; the weights kept are compared with the snapshot of that iterat
 import csv
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -16,12 +17,14 @@ REAL_METRICS = training.score.compute_metrics
 
 
 def script_mean_iu(monkeypatch, values):
-    """The next seg tests report these mean IUs, in order."""
+    """The next seg tests report these mean IUs, in order (the metrics fcn.training computes; other
+    callers, such as the run's page scoring its watched images one by one, get the real ones)."""
     real, values = REAL_METRICS, list(values)
 
     def scripted(hist):
         metrics = dict(real(hist))
-        metrics['mean_iu'] = values.pop(0)
+        if sys._getframe(1).f_globals.get('__name__') == 'fcn.training':
+            metrics['mean_iu'] = values.pop(0)
         return metrics
     monkeypatch.setattr(training.score, 'compute_metrics', scripted)
 
@@ -114,7 +117,8 @@ values = [float(v) for v in os.environ['MEAN_IUS'].split(',')]
 real = training.score.compute_metrics
 def scripted(hist):
     metrics = dict(real(hist))
-    metrics['mean_iu'] = values.pop(0)
+    if sys._getframe(1).f_globals.get('__name__') == 'fcn.training':
+        metrics['mean_iu'] = values.pop(0)
     return metrics
 training.score.compute_metrics = scripted
 sys.argv[0] = SOLVE_PATH
