@@ -80,20 +80,10 @@ def uniform(n, a, b):
     top = np.nextafter(np.float32(b), np.float32(np.inf))
     span = np.float32(top - a)
 
-    def value(u):
-        return (np.asarray(u).astype(np.float32) / _TWO32) * span + a
-
     def fast(u):
-        v = value(u)
-        return v, v < top
-
-    def slow(u, draw):
-        while True:
-            u = draw()
-            v = value(u)
-            if v < top:
-                return v
-    return _walk(n, fast, slow)
+        v = (u.astype(np.float32) / _TWO32) * span + a
+        return v, np.where(v < top, 1, -1).astype(np.int8)    # a value >= top is drawn again
+    return _walk(n, fast, None)
 
 
 # -- normal_distribution<float>(mean, sigma): boost 1.74's ziggurat --------------------------
@@ -197,19 +187,43 @@ def _normal_slow(u, draw):
 def gaussian(n, mean, sigma):
     """caffe_rng_gaussian<float>(n, mean, sigma): n float32 values of boost's normal_distribution
     (z * sigma + mean, in float32)."""
-    (tx, _), _ = _tables()
-    tx32 = tx.astype(np.float32)
-    mean, sigma = np.float32(mean), np.float32(sigma)
+    z = _walk(n, _normal_fast, _normal_slow)
+    return z * np.float32(sigma) + np.float32(mean)
 
-    def fast(u):
-        r, bucket = _int_float_pair(u)
-        i = bucket >> 1
-        x = r * tx32[i]
-        sign = ((bucket & 1) * 2 - 1).astype(np.float32)
-        return x * sign, x.astype(np.float64) < tx[i + 1]
 
-    z = _walk(n, fast, _normal_slow)
-    return z * sigma + mean
+@functools.cache
+def _normal_arrays():
+    """The normal table as the float32 and float64 values unit_normal_distribution<float> reads."""
+    (tx, ty), _ = _tables()
+    f32 = np.float32
+    return tx, tx.astype(f32), ty.astype(f32), (tx[:-1] - tx[1:]).astype(f32), (ty[1:] - ty[:-1]).astype(f32)
+
+
+def _normal_fast(u):
+    """unit_normal_distribution<float> for every draw of u taken as a value's first draw: accepted
+    at once (code 1); or, in a layer above the base, accepted (2) or refused (-2) with the next
+    draw as y01, a refusal starting over two draws on; the base layer's tail, and a y01 that rounds
+    to 1, are left to _normal_slow (0)."""
+    tx, tx32, ty32, dx32, dy32 = _normal_arrays()
+    r, bucket = _int_float_pair(u)
+    i = bucket >> 1
+    x = r * tx32[i]
+    values = x * ((bucket & 1) * 2 - 1).astype(np.float32)
+    ok = x.astype(np.float64) < tx[i + 1]
+    code = ok.astype(np.int8)
+    c = np.flatnonzero(~ok & (i > 0))
+    c = c[c + 1 < len(u)]
+    y01 = u[c + 1].astype(np.float32) * np.float32(2.0 ** -32)
+    c, y01 = c[y01 < 1], y01[y01 < 1]
+    ic, xc = i[c], x[c]
+    y = ty32[ic] + y01 * dy32[ic]
+    chord = dx32[ic] * y01 - (tx32[ic] - xc)
+    tangent = y - (ty32[ic] + (tx32[ic] - xc) * ty32[ic] * tx32[ic])
+    convex = tx[ic] >= 1
+    above_upper, above_lower = np.where(convex, chord, tangent), np.where(convex, tangent, chord)
+    fx = np.exp(-((xc * xc) / np.float32(2)).astype(np.float64)).astype(np.float32)
+    code[c] = np.where((above_upper < 0) & ((above_lower < 0) | (y < fx)), 2, -2)
+    return values, code
 
 
 # -- bernoulli_distribution ---------------------------------------------------------------------
@@ -237,48 +251,73 @@ def _walk(n, fast, slow, chunk=1 << 22):
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
 
 
-def _walk_chunk(n, fast, slow):
-    """n float32 values of a distribution that mostly takes one draw per value.
+def _visited(code):
+    """Which positions a walk from position 0 reaches when position p takes |code[p]| draws (1 or
+    2): after a one-draw position the next is reached, and along a run of two-draw positions every
+    other one is."""
+    two = np.abs(code) == 2
+    if not two.any():
+        return np.ones(len(code), dtype=bool)
+    index = np.arange(len(code))
+    last_one = np.maximum.accumulate(np.concatenate([[-1], np.where(two, -1, index)[:-1]]))
+    return (index - last_one - 1) % 2 == 0
 
-    fast(u) maps an array of first draws to (values, accepted); slow(u, draw) finishes a value
-    whose first draw u was not accepted, taking further draws from draw().  Draws are taken
-    from the stream only as far as they are used, so its position stays exact.
+
+def _walk_chunk(n, fast, slow):
+    """n float32 values of a distribution that takes one or two draws for most values.
+
+    fast(u) maps an array of draws, each taken as a value's first draw, to (values, codes): 1 a
+    value from one draw, 2 a value from two (never at u's last draw, whose next fast cannot see), -1 / -2 no value (one / two draws refused, the value
+    starts over after them), 0 left to slow(u, draw), which finishes that value taking further
+    draws from draw().  Which draws start values follows from the codes (_visited); only the
+    values left to slow are walked one by one.  Draws are taken from the stream only as far as
+    they are used, so its position stays exact.
     """
     out = np.empty(n, dtype=np.float32)
-    if n == 0:
-        return out
     buf = raw(n)
-    vals, ok = fast(buf)
-    bad = np.flatnonzero(~ok)
-    pos = done = 0
-
-    def extend(k):
-        nonlocal buf, vals, ok, bad
-        more = raw(k)
-        v, o = fast(more)
-        bad = np.concatenate([bad, len(buf) + np.flatnonzero(~o)])
-        buf, vals, ok = np.concatenate([buf, more]), np.concatenate([vals, v]), np.concatenate([ok, o])
-
+    done = pos = 0
     while done < n:
         if pos == len(buf):
-            extend(n - done)
-        j = np.searchsorted(bad, pos)
-        stop = bad[j] if j < len(bad) else len(buf)
-        k = min(stop - pos, n - done)
-        out[done:done + k] = vals[pos:pos + k]
-        done += k
-        pos += k
-        if done == n or pos == len(buf):
-            continue
-        cursor = pos + 1
+            buf = np.concatenate([buf, raw(n - done)])   # each value still to come takes a draw at least
+        values, code = fast(buf[pos:])
+        if done == 0 and (code == 1).all():     # every draw a value: the common case of uniform_real
+            return values
+        visited = _visited(code)
+        two = np.abs(code) == 2
+        m, start = len(code), 0
 
-        def draw():
-            nonlocal cursor
-            if cursor == len(buf):
-                extend(n - done)    # this value and each one after it take at least one more draw
-            cursor += 1
-            return int(buf[cursor - 1])
-        out[done] = slow(int(buf[pos]), draw)
-        done += 1
-        pos = cursor
+        def emit(lo, hi):
+            nonlocal done
+            taken = (np.flatnonzero(visited[lo:hi] & (code[lo:hi] > 0)) + lo)[:n - done]
+            out[done:done + len(taken)] = values[taken]
+            done += len(taken)
+        for s in np.flatnonzero(code == 0):
+            if s < start or not visited[s]:
+                continue
+            emit(start, s)
+            if done == n:
+                break
+            cursor = pos + s + 1
+
+            def draw():
+                nonlocal buf, cursor
+                if cursor == len(buf):
+                    buf = np.concatenate([buf, raw(n - done)])   # this value and each one after it
+                cursor += 1
+                return int(buf[cursor - 1])
+            out[done] = slow(int(buf[pos + s]), draw)
+            done += 1
+            start = cursor - pos
+            if done == n or start >= m:
+                break
+            visited[s + 1:start] = False       # the draws slow took start no value
+            q, reached = start, True
+            while q < m and visited[q] != reached:
+                visited[q] = reached
+                reached = not (reached and two[q])
+                q += 1
+        else:
+            emit(start, m)
+            start = m
+        pos += start
     return out

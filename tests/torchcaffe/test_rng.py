@@ -36,11 +36,34 @@ def test_one_call_or_many_draw_the_same_values_and_leave_the_stream_alike():
 
 def test_walk_in_chunks_is_the_walk_at_once():
     rng.seed(3)
-    fast = lambda u: (u.astype(np.float32), u % np.uint32(50) != 0)   # one value in 50 takes a redraw
-    slow = lambda u, draw: np.float32(-draw())
+    # one value in 50 is left to the one-by-one walk, which takes one more draw; one in 7 takes two
+    # draws (the walk finishes it where its second draw lies past the array fast sees)
+    def fast(u):
+        code = np.where(u % 50 == 0, 0, np.where(u % 7 == 0, 2, 1)).astype(np.int8)
+        code[-1:][code[-1:] == 2] = 0
+        return u.astype(np.float32), code
+
+    def slow(u, draw):
+        second = draw()
+        return np.float32(u) if u % 7 == 0 and u % 50 else np.float32(-second)
     at_once = rng._walk(5000, fast, slow, chunk=5000)
     rng.seed(3)
     np.testing.assert_array_equal(at_once, rng._walk(5000, fast, slow, chunk=64))
+
+
+def test_vectorized_ziggurat_layers_are_the_one_by_one_walk():
+    # the second stage of the ziggurat (y01 against the layer's bounds) done on whole arrays gives
+    # the values and the stream position of boost's loop walked value by value
+    def first_stage_only(u):
+        values, code = rng._normal_fast(u)
+        return values, np.where(np.abs(code) == 2, 0, code).astype(np.int8)
+    rng.seed(17)
+    want, after = rng._walk(200000, first_stage_only, rng._normal_slow), rng.raw(2)
+    rng.seed(17)
+    got = rng._walk(200000, rng._normal_fast, rng._normal_slow)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(rng.raw(2), after)
+    assert (np.abs(rng._normal_fast(rng.raw(100000))[1]) == 2).sum() > 500    # the second stage is exercised
 
 
 def test_gaussian_and_uniform_have_their_moments():
