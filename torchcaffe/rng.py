@@ -8,9 +8,10 @@ normal_distribution's 128-layer ziggurat (tail by exponential_distribution's 256
 ziggurat), bernoulli_distribution, and mt19937's seeding (init_genrand).
 
 numpy's MT19937 bit generator, set to boost's seeded state, gives the raw 32-bit draws in
-bulk; the common case of each distribution is mapped vectorized in float32 exactly as boost
-computes it, and the rare draws a distribution rejects (and redraws for) are walked one by one,
-so the stream position stays exact.
+bulk; each distribution maps them on whole arrays in float32 exactly as boost computes it,
+including the draws it refuses and draws again for (uniform_real's rounding to the top, the
+ziggurat's second stage), and only the ziggurat's tail is walked value by value, so the stream
+position stays exact (_walk).
 
 Until a seed is set the stream is unseeded and the engine keeps torch's generator for fillers
 and Dropout (as before this module).  On a GPU, Dropout draws from torch's CUDA generator
@@ -150,7 +151,8 @@ def _unit_exponential(draw):
 
 
 def _expf(x):
-    """exp of a float32, rounded to float32 (glibc's expf rounds correctly but for rare ties)."""
+    """exp of a float32 value, computed in double and rounded to float32 (what expf gives, but
+    for the rarest roundings)."""
     return np.float32(math.exp(float(x)))
 
 
