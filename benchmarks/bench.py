@@ -63,6 +63,8 @@ def run_one(args):
                                         args.iter_size)
     elif args.one_impl == 'bookkeeping':
         result = measure.measure_bookkeeping(args.one_net, args.reps, args.warmup)
+    elif args.one_impl == 'dropout':
+        result = measure.measure_dropout(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     elif args.one_impl == 'compiled':
         result = measure.measure_compiled(args.one_net, parse_size(args.one_size), args.reps, args.warmup)
     elif args.one_impl == 'pair':
@@ -108,6 +110,11 @@ def bookkeeping_text(args):
     return report.bookkeeping_section(net, _child(args, net, '-', 'faithful', 'bookkeeping'))
 
 
+def dropout_text(args):
+    net = profiled_net(args)
+    return report.dropout_section(net, args.sizes[0], _child(args, net, args.sizes[0], 'faithful', 'dropout'))
+
+
 def compiled_text(args):
     return report.compiled_section(measure_compiled_rows(args), args.gpu)
 
@@ -118,6 +125,7 @@ def deviation_text(args):
 
 # The sections after the tables and profiles, in report order: name -> (title, measure and write it).
 SECTIONS = {'bookkeeping': (report.BOOKKEEPING_TITLE, bookkeeping_text),
+            'dropout': (report.DROPOUT_TITLE, dropout_text),
             'compiled': (report.COMPILED_TITLE, compiled_text),
             'deviation': (report.DEVIATION_TITLE, deviation_text)}
 
@@ -170,6 +178,8 @@ def main(argv=None):
         skip.add('compiled')
     if args.no_deviation:
         skip.add('deviation')
+    if args.gpu is not None:   # GPU Dropout draws from torch's generator either way
+        skip.add('dropout')
     sections = [write(args) for name, (_, write) in SECTIONS.items() if name not in skip]
     device_name = torch.cuda.get_device_name(args.gpu) if args.gpu is not None else \
         '%s, %d cores, %s, %s bfloat16' % (platform.processor() or 'CPU', os.cpu_count(),

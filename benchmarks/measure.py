@@ -467,6 +467,44 @@ def measure_bookkeeping(net_name, reps, warmup):
             'engine_fb_us': 1e6 * fb[0] / layers, 'plain_fb_us': 1e6 * fb[1] / layers}
 
 
+def measure_dropout(net_name, hw, reps, warmup):
+    """A training pass (forward+backward) of net_name's TRAIN net with its Dropout masks drawn from
+    Caffe's CPU stream (torchcaffe.rng) and from torch's generator (the engine before it), taking
+    turns; and the masks alone, drawn both ways for the same Dropout bottoms."""
+    from torchcaffe import rng
+    fb, forward_backward = engine_forward_backward(net_name, hw)
+    fb.forward()
+    drops = [lp for lp in _net_param(net_name, 'train').layer if lp.type == 'Dropout']
+    shapes = [tuple(fb.blobs[lp.bottom[0]].data.shape) for lp in drops]
+    ratios = [lp.dropout_param.dropout_ratio for lp in drops]
+    rng.seed(1)
+    caffe_stream = [rng.get_state()]
+
+    def with_torch():
+        rng.set_state(None)
+        forward_backward()
+
+    def with_caffe():
+        rng.set_state(caffe_stream[0])
+        forward_backward()
+        caffe_stream[0] = rng.get_state()
+
+    passes = interleaved([with_torch, with_caffe], reps, warmup)
+
+    def masks_torch():
+        for shape, r in zip(shapes, ratios):
+            torch.rand(shape) >= r
+
+    def masks_caffe():
+        for shape, r in zip(shapes, ratios):
+            rng.dropout_mask(shape, r)
+
+    rng.seed(1)
+    masks = interleaved([masks_torch, masks_caffe], reps * 10, warmup * 10)
+    return {'units': int(sum(np.prod(s) for s in shapes)), 'layers': [lp.name for lp in drops],
+            'pass_torch': passes[0], 'pass_caffe': passes[1], 'masks_torch': masks[0], 'masks_caffe': masks[1]}
+
+
 def parse_size(name):
     """'500x375' (width x height) -> (H, W)."""
     if name in SIZES:

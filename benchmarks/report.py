@@ -171,6 +171,27 @@ def bookkeeping_section(net_name, r):
     return '\n'.join(lines) + '\n'
 
 
+DROPOUT_TITLE = "## Dropout masks from Caffe's random stream"
+
+
+def dropout_section(net_name, size, r):
+    """A training pass with Caffe's stream against torch's generator, and the masks alone."""
+    lines = [DROPOUT_TITLE, '',
+             'With a seed (`caffe.set_random_seed`, a solver\'s `random_seed`) the CPU Dropout masks come from '
+             'Caffe\'s stream (torchcaffe.rng: mt19937 through numpy, boost\'s bernoulli in float64); unseeded they '
+             'come from torch\'s generator, as the engine drew them before. %s %s, one training pass (forward+'
+             'backward of the TRAIN net, data in place), the two taking turns; then the masks alone for the '
+             'same Dropout bottoms (%s: %d units per pass). The machine is shared, so the pass times carry its '
+             'noise; the masks alone show the cost itself.' % (net_name, size, ', '.join(r['layers']), r['units']),
+             '']
+    rows = [['training pass, s', '%.3f' % r['pass_torch'], '%.3f' % r['pass_caffe'],
+             '%+.1f%%' % (100 * (r['pass_caffe'] / r['pass_torch'] - 1))],
+            ['masks alone, ms', '%.2f' % (1e3 * r['masks_torch']), '%.2f' % (1e3 * r['masks_caffe']),
+             '%.2f%% of the pass' % (100 * (r['masks_caffe'] - r['masks_torch']) / r['pass_torch'])]]
+    lines += _table(['', "torch's generator", "Caffe's stream", 'difference'], rows)
+    return '\n'.join(lines) + '\n'
+
+
 COMPILED_TITLE = '## Compiled inference: fast mode with compile=True'
 
 

@@ -298,7 +298,13 @@ def learning_rate(param, iteration):
     if p == 'inv':
         return param.base_lr * (1 + param.gamma * it) ** -param.power
     if p == 'multistep':
-        return param.base_lr * param.gamma ** sum(1 for s in param.stepvalue if it >= s)
+        # Caffe moves current_step on by at most one per iteration, when the iteration reaches
+        # the next stepvalue in the order given: step k is taken at max(stepvalue[k], step k-1 + 1)
+        taken, steps = -1, 0
+        for s in param.stepvalue:
+            taken = max(s, taken + 1)
+            steps += taken <= it
+        return param.base_lr * param.gamma ** steps
     if p == 'poly':
         return param.base_lr * (1 - it / param.max_iter) ** param.power
     if p == 'sigmoid':
@@ -386,8 +392,10 @@ def barrier():
         distributed.barrier()
 
 
-def snapshot(solver, odir):
-    """Snapshot now (rank 0); SnapshotError, with the previous pair named, when it cannot be written."""
+def snapshot(solver, odir, rank=0):
+    """Snapshot now; the caffemodel's path (None on ranks other than 0, which write nothing), or
+    SnapshotError, with the previous pair named, when it cannot be written.  Every torchrun rank
+    calls it: torchcaffe gathers each rank's random state into the snapshot's .rngstate."""
     try:
         solver.snapshot()
     except OSError as e:
@@ -395,7 +403,7 @@ def snapshot(solver, odir):
         kept = 'the previous pair (iteration %d) is intact' % prev[0] if prev else 'there is no earlier snapshot'
         raise SnapshotError('cannot write the snapshot of iteration %d in %s: %s; %s'
                             % (solver.iter, os.path.join(odir, 'snapshots'), e.strerror or e, kept)) from None
-    return model_of(latest_snapshot(odir)[1])
+    return model_of(latest_snapshot(odir)[1]) if rank == 0 else None
 
 
 def restore_newest(solver, odir, log):
@@ -410,9 +418,21 @@ def restore_newest(solver, odir, log):
                 problem = '%s: %s' % (state, str(e).splitlines()[0] if str(e) else type(e).__name__)
         if problem is None:
             log('resuming from %s' % state)
+            restore_random_state(solver, state, log)
             return it
         log('skipping snapshot %d: %s' % (it, problem))
     return None
+
+
+def restore_random_state(solver, state, log):
+    """torchcaffe: put back the random state saved beside the snapshot pair (its .rngstate), so the
+    Dropout masks go on as in an uninterrupted run.  Caffe saves none: on it, and for a pair
+    without one, the masks restart from random_seed (Caffe's resume)."""
+    if backend.name != 'torchcaffe':
+        return
+    if not solver.restore_random_state(state):
+        log('no random state saved with %s for this number of ranks: Dropout masks restart from '
+            'random_seed, as in Caffe' % state)
 
 
 def continue_data(solver, iter_size):
@@ -494,8 +514,8 @@ def train(name, weights=None, iters=None, test_interval=None, val=None, gpu=None
             stop, snap = agree(signals.stop, signals.snapshot)
             signals.snapshot = False
             if (stop or snap) and last_snapshot != solver.iter:
+                path = snapshot(solver, odir, rank)
                 if rank == 0:
-                    path = snapshot(solver, odir)
                     log('snapshot at iteration %d: %s' % (solver.iter, path))
                 last_snapshot = solver.iter
             if stop:
@@ -516,8 +536,8 @@ def train(name, weights=None, iters=None, test_interval=None, val=None, gpu=None
     bar.close()
     if testing and rank == 0 and solver.iter % test_interval and solver.iter != resumed:
         seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value, best, log)
-    if rank == 0 and last_snapshot != solver.iter:
-        snapshot(solver, odir)
+    if last_snapshot != solver.iter:
+        snapshot(solver, odir, rank)
     barrier()
     return model_of(latest_snapshot(odir)[1])
 

@@ -117,3 +117,79 @@ def test_sigterm_on_one_of_two_gloo_ranks_stops_both_at_one_iteration(tmp_path):
     assert [rc for rc, _, _ in results] == [0, 0], [err for _, _, err in results]
     assert_same_weights(single_out.strip().splitlines()[-1].split()[-1],
                         results[0][1].strip().splitlines()[-1].split()[-1])
+
+
+# -- nets with Dropout: the random stream is saved beside each snapshot (torchcaffe) ---------------
+SHAPES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data', 'shapes')
+
+
+@pytest.fixture(scope='module')
+def dropout_nets(tmp_path_factory):
+    """{name: (net folder, env)} of two VGG FCNs with drop6/drop7 on a tiny shapes dataset:
+    models/shapes-fcn8s as committed, and a slim FCN-32s that models/create.py makes from scratch."""
+    from fcn import cli
+    from models import create
+    root = tmp_path_factory.mktemp('dropout-nets')
+    data = root / 'data'
+    subprocess.run([sys.executable, os.path.join(SHAPES, 'make_shapes.py'), '--out', str(data / 'shapes'),
+                    '--train', '3', '--val', '1', '--size', '20', '--seed', '3'], check=True, capture_output=True)
+    env = {'FCN_DATA_ROOT': str(data)}
+    assert cli.run(create.main, ['slim-fcn32s', '--dataset', str(data / 'shapes'), '--arch', 'fcn32s', '--init',
+                                 'scratch', '--width-divisor', '16', '--models-dir', str(root / 'models')],
+                   prog='create.py') == 0
+    here = os.path.dirname(SOLVE)
+    return {'shapes-fcn8s': (os.path.join(here, 'models', 'shapes-fcn8s'), env),
+            'slim-fcn32s': (str(root / 'models' / 'slim-fcn32s'), env)}
+
+
+def final_of(stdout):
+    return stdout.strip().splitlines()[-1].split()[-1]
+
+
+@pytest.mark.torchcaffe_only    # on Caffe a resume restarts the Dropout masks from random_seed
+@pytest.mark.parametrize('net', ['shapes-fcn8s', 'slim-fcn32s'])
+def test_sigint_sigterm_and_sigkill_resume_bit_identical_with_dropout(tmp_path, dropout_nets, net):
+    net_dir, env = dropout_nets[net]
+    with open(os.path.join(net_dir, 'train.prototxt')) as f:
+        assert f.read().count('type: "Dropout"') == 2
+    rc, out, err = finish(solve(tmp_path, net_dir, str(tmp_path / 'whole'), '--iters', '5', **env))
+    assert rc == 0, err
+    whole = final_of(out)
+    # one run interrupted three ways in turn: SIGINT at 1, SIGTERM at 2, then SIGHUP at 3 and SIGKILL at 4
+    # (which loses iteration 4), each resumed from its snapshot
+    part = str(tmp_path / 'part')
+    for signals, status, snaps in (('1:INT', 128 + signal.SIGINT, [1]), ('1:TERM', 128 + signal.SIGTERM, [1, 2]),
+                                   ('1:HUP,2:KILL', -signal.SIGKILL, [1, 2, 3])):
+        rc, out, err = finish(solve(tmp_path, net_dir, part, '--iters', '5', SIGNALS=signals, **env))
+        assert rc == status, err
+        assert snapshot_iters(part) == snaps
+        assert all(os.path.exists(os.path.join(part, 'snapshots', 'train_iter_%d.rngstate' % i)) for i in snaps)
+    rc, out, err = finish(solve(tmp_path, net_dir, part, '--iters', '5', **env))
+    assert rc == 0, err
+    assert 'resuming from' in out and 'train_iter_3.solverstate' in out and 'random_seed' not in out
+    assert_same_weights(whole, final_of(out))
+
+
+@pytest.mark.torchcaffe_only    # data parallelism (torchrun) is torchcaffe's
+@pytest.mark.parametrize('net', ['shapes-fcn8s', 'slim-fcn32s'])
+def test_sigterm_on_two_gloo_ranks_resumes_bit_identical_with_dropout(tmp_path, dropout_nets, net):
+    # each rank draws its own masks (seeded random_seed + rank, as Caffe's solvers): every rank's
+    # stream must come back for the resumed pair of ranks to end as an uninterrupted pair
+    net_dir, env = dropout_nets[net]
+
+    def group(out, **more):
+        common = dict(WORLD_SIZE='2', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()), **env, **more)
+        procs = [solve(tmp_path, net_dir, out, '--iters', '4', RANK=str(r), LOCAL_RANK=str(r), **common)
+                 for r in range(2)]
+        return [finish(p) for p in procs]
+
+    results = group(str(tmp_path / 'whole'))
+    assert [rc for rc, _, _ in results] == [0, 0], [err for _, _, err in results]
+    whole = final_of(results[0][1])
+    part = str(tmp_path / 'part')
+    results = group(part, SIGNALS='2:TERM', SIGNAL_RANK='1')
+    assert [rc for rc, _, _ in results] == [128 + signal.SIGTERM] * 2, [err for _, _, err in results]
+    assert snapshot_iters(part) == [2]
+    results = group(part)
+    assert [rc for rc, _, _ in results] == [0, 0], [err for _, _, err in results]
+    assert_same_weights(whole, final_of(results[0][1]))

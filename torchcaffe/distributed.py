@@ -99,6 +99,15 @@ def any_of(flags):
     return [int(v) for v in t.tolist()]
 
 
+def gather(obj):
+    """Every rank's `obj` (picklable), in rank order, on every rank; [obj] in a world of one."""
+    if not active():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def barrier():
     if active():
         dist.barrier()

@@ -1,8 +1,15 @@
-"""Caffe's weight fillers. The default (no filler given) is constant 0."""
+"""Caffe's weight fillers (filler.hpp). The default (no filler given) is constant 0.
+
+Once the random stream is seeded (caffe.set_random_seed, a solver's random_seed) the random
+fillers draw from Caffe's CPU stream (torchcaffe.rng) in Caffe's order and arithmetic; unseeded
+they draw from torch's generator.
+"""
 import math
 
+import numpy as np
 import torch
 
+from . import rng
 from .blob import check_size
 from .errors import CaffeError
 
@@ -24,6 +31,41 @@ def _scale_n(param, shape):
     return float(fan_in)
 
 
+def _scale_n32(param, shape):
+    """Xavier's and MSRA's n in float32, as filler.hpp computes it from int fans."""
+    fan_in, fan_out = _fans(shape)
+    norm = param.variance_norm
+    if norm == param.AVERAGE:
+        return np.float32(fan_in + fan_out) / np.float32(2)
+    return np.float32(fan_out if norm == param.FAN_OUT else fan_in)
+
+
+def _fill_caffe(param, shape):
+    """The random fillers drawing from Caffe's stream, as filler.hpp does; a float32 array."""
+    kind, count = param.type, math.prod(shape)
+    if kind != 'gaussian' and param.sparse != -1:
+        raise CaffeError('%s filler: sparsity is only supported by the gaussian filler' % kind)
+    if kind == 'uniform':
+        return rng.uniform(count, param.min, param.max)
+    if kind == 'gaussian':
+        values = rng.gaussian(count, param.mean, param.std)
+        if param.sparse >= 0:
+            if not shape:
+                raise CaffeError('sparse gaussian filler needs a blob with at least one axis')
+            p = np.float32(param.sparse) / np.float32(shape[0])
+            if p > 1:
+                raise CaffeError('sparse gaussian filler: sparse %d exceeds the %d outputs' % (param.sparse, shape[0]))
+            values *= rng.bernoulli(count, p, np.float32)
+        return values
+    if kind == 'positive_unitball':
+        rows = rng.uniform(count, 0, 1).reshape(shape[0] if shape else 1, -1)
+        return (rows / np.cumsum(rows, axis=1, dtype=np.float32)[:, -1:]).ravel()
+    if kind == 'xavier':
+        scale = np.sqrt(np.float32(3) / _scale_n32(param, shape))
+        return rng.uniform(count, -scale, scale)
+    return rng.gaussian(count, 0, np.sqrt(np.float32(2) / _scale_n32(param, shape)))   # msra
+
+
 def bilinear_kernel(size):
     """The size x size bilinear upsampling kernel Caffe's bilinear filler writes."""
     f = math.ceil(size / 2.0)
@@ -37,6 +79,8 @@ def fill(param, shape):
     shape = tuple(shape)
     check_size(shape)
     kind = param.type
+    if rng.seeded() and kind in ('uniform', 'gaussian', 'positive_unitball', 'xavier', 'msra'):
+        return torch.from_numpy(_fill_caffe(param, shape).reshape(shape))
     t = torch.empty(shape, dtype=torch.float32)
     if kind == 'constant':
         t.fill_(param.value)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import rng
+
 _device = torch.device('cpu')
 _gpu_index = 0
 
@@ -74,7 +76,9 @@ def device():
 
 
 def set_random_seed(seed):
-    """Seed the fillers and Dropout, like Caffe::set_random_seed."""
+    """Seed the fillers and Dropout, like Caffe::set_random_seed: Caffe's CPU stream (boost's
+    mt19937, torchcaffe.rng) and torch's generators (GPU Dropout, where Caffe seeds cuRAND)."""
+    rng.seed(seed)
     torch.manual_seed(seed)
 
 

@@ -1,12 +1,62 @@
 """Caffe's parameter sharing by name, and each learnable blob's lr_mult and decay_mult.
 
 A ParamSpec with a name already given by an earlier layer makes that layer's
-blob the owner's (shapes must agree, or only counts under PERMISSIVE); the
-multipliers of a shared blob may be given by any of its layers, but must agree
-where several give them.
+blob the owner's (shapes must agree, or only counts under PERMISSIVE, where the
+layer keeps its own shape over the owner's values and diff, as net.cpp's
+ShareData/ShareDiff do); the multipliers of a shared blob may be given by any of
+its layers, but must agree where several give them.
 """
+from .blob import Blob
 from .errors import CaffeError
 from .proto import caffe_pb2
+
+
+class ReshapedShare(Blob):
+    """A PERMISSIVE share: the owner's data and diff memory seen under this layer's own shape."""
+
+    def __init__(self, owner, shape):
+        super().__init__(shape=shape)
+        self.owner = owner
+
+    @property
+    def data(self):
+        return self.owner.data.reshape(self.shape)
+
+    @data.setter
+    def data(self, value):
+        self.data[...] = value
+
+    @property
+    def diff(self):
+        return self.owner.diff.reshape(self.shape)
+
+    @diff.setter
+    def diff(self, value):
+        self.diff[...] = value
+
+    @property
+    def allocated(self):
+        return self.owner.allocated
+
+    @property
+    def tensor(self):
+        return self.owner.tensor.view(self.shape)
+
+    @property
+    def diff_tensor(self):
+        return self.owner.diff_tensor.view(self.shape)
+
+    def set_tensor(self, t):
+        self.owner.tensor.copy_(t.reshape(self.owner.shape))
+
+    def set_diff_tensor(self, t):
+        self.owner.diff_tensor.copy_(t.reshape(self.owner.shape))
+
+    def reshape(self, *shape):
+        raise CaffeError('a parameter blob shared under PERMISSIVE cannot be reshaped')
+
+    def share_data(self, other):
+        raise CaffeError('a parameter blob shared under PERMISSIVE cannot take other memory')
 
 
 class Learnable:
@@ -55,6 +105,7 @@ class ParamSharing:
         if (strict and owner.shape != blob.shape) or owner.count != blob.count:
             raise CaffeError('%s: layer %r shares param %r of shape %s with shape %s'
                              % (self.source, layer_name, spec.name, owner.shape, blob.shape))
+        shared = owner if owner.shape == blob.shape else ReshapedShare(owner, blob.shape)
         given = self._given[id(owner)]
         for field in ('lr_mult', 'decay_mult'):
             if not spec.HasField(field):
@@ -67,4 +118,4 @@ class ParamSharing:
             else:
                 setattr(entry, field, getattr(spec, field))
                 given.add(field)
-        return owner
+        return shared

@@ -5,7 +5,16 @@ passes, smoothed loss, then ApplyUpdate: learning rate, gradient clipping, and
 per parameter normalize (/iter_size), regularize, compute the update value;
 finally data -= diff and iter += 1. Snapshots are Caffe-compatible
 caffemodel + solverstate pairs, each written atomically.
+
+Random stream: a solver's random_seed seeds Caffe's CPU stream (torchcaffe.rng) with
+random_seed + rank before the nets are built, as Solver::Init does.  restore() is Caffe's: the
+stream is not part of a solverstate, so after a restore the Dropout masks go on from wherever
+the stream is (for a fresh solver: from random_seed).  Beside each snapshot pair the engine also
+writes <prefix>_iter_<N>.rngstate, every rank's random state (Caffe's stream and torch's
+generators), which restore_random_state() puts back for a resume that is exact with Dropout;
+Caffe ignores the file.
 """
+import io as io_bytes
 import logging
 import math
 import os
@@ -14,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from . import distributed, io, mode
+from . import distributed, io, mode, rng
 from .errors import CaffeError
 from .net import TEST, TRAIN, Net
 from .proto import caffe_pb2
@@ -44,6 +53,11 @@ def learning_rate(p, it, current_step):
             current_step += 1
         return p.base_lr * p.gamma ** current_step, current_step
     if policy == 'poly':
+        if it > p.max_iter:
+            raise CaffeError('lr_policy "poly" at iteration %d, past max_iter %d: its base (1 - iter/max_iter) '
+                             'is negative, where Caffe computes pow() of a negative float (NaN for a non-integer '
+                             'power, a negative or growing rate for an integer one); raise max_iter to step on'
+                             % (it, p.max_iter))
         return p.base_lr * (1 - it / p.max_iter) ** p.power, current_step
     if policy == 'sigmoid':
         if p.stepsize <= 0:
@@ -78,7 +92,7 @@ class Solver:
             stem = os.path.splitext(os.path.basename(path))[0]
             param.snapshot_prefix = os.path.join(param.snapshot_prefix, stem)
         if param.random_seed >= 0:
-            mode.set_random_seed(param.random_seed)
+            mode.set_random_seed(param.random_seed + distributed.rank())
         self._check()
         self.net = self._train_net()
         self.test_nets = self._test_nets()
@@ -185,7 +199,7 @@ class Solver:
             for _, on_gradients_ready in self._callbacks:
                 on_gradients_ready()
             self.apply_update()
-            if root and p.snapshot and self.iter % p.snapshot == 0:
+            if p.snapshot and self.iter % p.snapshot == 0:
                 self.snapshot()
 
     def solve(self, resume_file=None):
@@ -194,10 +208,10 @@ class Solver:
             self.restore(resume_file)
         p = self.param
         self.step(p.max_iter - self.iter)
-        if distributed.rank() != 0:
-            return
         if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
             self.snapshot()
+        if distributed.rank() != 0:
+            return
         if p.test_interval and self.iter % p.test_interval == 0:
             self.test_all()
         log.info('Optimization done.')
@@ -284,10 +298,16 @@ class Solver:
         return '%s_iter_%d%s' % (self.param.snapshot_prefix, self.iter, ext)
 
     def snapshot(self):
-        """Write <prefix>_iter_<N>.caffemodel, then .solverstate, each atomically.
+        """Write <prefix>_iter_<N>.rngstate, .caffemodel, then .solverstate, each atomically;
+        returns (caffemodel, solverstate).
 
-        Refuses (CaffeError) to snapshot weights that hold NaN or Inf.
+        The .rngstate comes first so that a complete pair always has it.  Under torchrun every
+        rank calls this (it gathers each rank's random state) and rank 0 alone writes, the others
+        get None.  Refuses (CaffeError) to snapshot weights that hold NaN or Inf.
         """
+        states = distributed.gather(_random_state())
+        if distributed.rank() != 0:
+            return None
         bad = self.net.nonfinite_params()
         if bad:
             raise CaffeError('iteration %d: parameters of layer(s) %s hold NaN or Inf; not snapshotting them'
@@ -296,6 +316,9 @@ class Solver:
         folder = os.path.dirname(os.path.abspath(model))
         if not os.path.isdir(folder):
             raise CaffeError('snapshot folder does not exist: %s' % folder)
+        buffer = io_bytes.BytesIO()
+        torch.save({'ranks': states}, buffer)
+        io.write_atomic(self._snapshot_name('.rngstate'), buffer.getvalue())
         log.info('Snapshotting to binary proto file %s', model)
         io.write_binary(model, self.net.to_proto(write_diff=self.param.snapshot_diff))
         state = caffe_pb2.SolverState(iter=self.iter, learned_net=model, current_step=self.current_step)
@@ -328,6 +351,27 @@ class Solver:
         self.current_step = state.current_step
         self._ranks_agree = False
 
+    def restore_random_state(self, state_file):
+        """Put back the random state saved beside solverstate `state_file` (its .rngstate) for this
+        rank: Caffe's CPU stream and torch's generators, so the run goes on with the Dropout
+        masks of an uninterrupted one.  A torchcaffe feature (Caffe saves no random state).
+
+        Returns False, changing nothing, when there is no .rngstate or it was written by a
+        different number of ranks; CaffeError when the file is unreadable.
+        """
+        path = os.fspath(state_file)
+        path = (path[:-len('.solverstate')] if path.endswith('.solverstate') else path) + '.rngstate'
+        if not os.path.exists(path):
+            return False
+        try:
+            ranks = torch.load(path, weights_only=True)['ranks']
+        except Exception as e:
+            raise CaffeError('%s is not a readable random state: %s' % (path, e)) from None
+        if len(ranks) != distributed.world_size():
+            return False
+        _set_random_state(ranks[distributed.rank()])
+        return True
+
     @staticmethod
     def _locate(learned_net, state_file):
         """The caffemodel a solverstate names: as written, or beside the solverstate if moved."""
@@ -340,6 +384,24 @@ class Solver:
             return beside
         raise CaffeError('%s names weights %s, which exist neither there nor beside the solverstate'
                          % (state_file, learned_net))
+
+
+def _random_state():
+    """This process's random state: Caffe's CPU stream (None while unseeded) and torch's generators."""
+    caffe_stream = rng.get_state()
+    if caffe_stream is not None:
+        caffe_stream = {'key': torch.from_numpy(caffe_stream['key'].astype(np.int64)), 'pos': caffe_stream['pos']}
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return {'caffe': caffe_stream, 'torch': torch.get_rng_state(), 'cuda': cuda}
+
+
+def _set_random_state(state):
+    caffe_stream = state['caffe']
+    rng.set_state(None if caffe_stream is None else
+                  {'key': caffe_stream['key'].numpy().astype(np.uint32), 'pos': caffe_stream['pos']})
+    torch.set_rng_state(state['torch'])
+    if state['cuda'] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
 
 
 class SGDSolver(Solver):

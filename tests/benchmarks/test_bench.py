@@ -48,3 +48,10 @@ def test_bench_writes_a_report_for_both_modes(tmp_path):
     cells = [c.strip() for c in rows[0].strip('|').split('|')]
     assert float(cells[2]) > 0 and float(cells[3]) > 0 and float(cells[4]) > 0
     assert float(cells[6]) < 0.1          # compiled scores stay those of fast mode, up to rounding
+    dropout = text.split(report.DROPOUT_TITLE)[1].split('##')[0]
+    assert 'voc-fcn-alexnet 96x64' in dropout and 'drop6, drop7' in dropout
+    rows = [line for line in dropout.splitlines() if line.startswith(('| training pass', '| masks alone'))]
+    assert len(rows) == 2
+    for row in rows:
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        assert float(cells[1]) > 0 and float(cells[2]) > 0    # torch's generator, Caffe's stream

@@ -210,8 +210,9 @@ def test_snapshot_files_are_complete_and_no_temp_files_remain(tmp_path):
     solver, _ = _tiny_solver(tmp_path, 'snapshot: 2\n')
     solver.step(4)
     names = sorted(os.listdir(tmp_path))
-    assert names == ['snap_iter_2.caffemodel', 'snap_iter_2.solverstate', 'snap_iter_4.caffemodel',
-                     'snap_iter_4.solverstate', 'solver.prototxt', 'train.prototxt']
+    assert names == ['snap_iter_2.caffemodel', 'snap_iter_2.rngstate', 'snap_iter_2.solverstate',
+                     'snap_iter_4.caffemodel', 'snap_iter_4.rngstate', 'snap_iter_4.solverstate',
+                     'solver.prototxt', 'train.prototxt']
     model = cio.read_binary(tmp_path / 'snap_iter_4.caffemodel', caffe_pb2.NetParameter, 'caffemodel')
     assert model.SerializeToString() == solver.net.to_proto().SerializeToString()
     assert (tmp_path / 'snap_iter_4.caffemodel').stat().st_size == len(model.SerializeToString())

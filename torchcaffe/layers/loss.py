@@ -18,6 +18,15 @@ def _outer_inner(shape, axis):
     return outer, inner
 
 
+def check_loss_bottoms(layer, bottoms):
+    """Caffe's LossLayer::Reshape check, for every loss layer: the data (score) and the label
+    must have the same first dimension (loss_layer.cpp), so a label cannot be read misaligned."""
+    data, label = bottoms[0], bottoms[1]
+    if data.dim() and label.dim() and data.shape[0] != label.shape[0]:
+        layer.fail('The data and label should have the same first dimension (%d vs %d: shapes %s and %s)'
+                   % (data.shape[0], label.shape[0], tuple(data.shape), tuple(label.shape)))
+
+
 def _labels(layer, label, outer, inner, n_class, ignore):
     """Integer labels as (outer, inner), checked against the class range."""
     if label.numel() != outer * inner:
@@ -123,6 +132,7 @@ class SoftmaxWithLoss(Layer):
         return bottom_index != 1
 
     def forward(self, bottoms, params):
+        check_loss_bottoms(self, bottoms)
         x, label = bottoms
         x = x.float()   # the loss in float32 even when fast mode computed the scores in bf16
         outer, inner = _outer_inner(x.shape, self.axis)

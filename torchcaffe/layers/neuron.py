@@ -2,6 +2,7 @@
 import torch
 import torch.nn.functional as F
 
+from .. import rng
 from ..proto import caffe_pb2
 from .base import Layer, canonical_axis, register
 
@@ -18,7 +19,11 @@ class ReLU(Layer):
 
 @register('Dropout')
 class Dropout(Layer):
-    """Scales kept units by 1/(1-p) while training; the identity when testing."""
+    """Scales kept units by 1/(1-p) while training; the identity when testing.
+
+    On the CPU with a seeded stream the mask is Caffe's (torchcaffe.rng, one draw per unit in
+    blob order); on a GPU or unseeded it comes from torch's generator.
+    """
     num_bottoms = 1
 
     def setup(self, bottom_shapes):
@@ -30,7 +35,10 @@ class Dropout(Layer):
         x = bottoms[0]
         if self.phase != caffe_pb2.TRAIN or x.device.type == 'meta':
             return [x.view_as(x)]
-        keep = torch.rand_like(x) >= self.ratio
+        if x.device.type == 'cpu' and rng.seeded():
+            keep = rng.dropout_mask(tuple(x.shape), self.ratio)
+        else:
+            keep = torch.rand_like(x) >= self.ratio
         return [x * keep * (1.0 / (1.0 - self.ratio))]
 
 

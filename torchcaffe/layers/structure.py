@@ -72,8 +72,8 @@ class Eltwise(Layer):
         self.coeff = list(p.coeff) or [1.0] * len(bottom_shapes)
         if len(self.coeff) != len(bottom_shapes):
             self.fail('give one coeff per bottom (%d), got %d' % (len(bottom_shapes), len(self.coeff)))
-        if p.coeff and self.op != 'SUM':
-            self.fail('coeff is only for the SUM operation')
+        if p.coeff and self.op == 'PROD':   # MAX takes coefficients and ignores them (eltwise_layer.cpp)
+            self.fail('Eltwise layer only takes coefficients for summation (not PROD)')
 
     def forward(self, bottoms, params):
         for b in bottoms[1:]:
@@ -94,9 +94,20 @@ class Eltwise(Layer):
         return [top]
 
 
+def refuse_in_place(layer):
+    """Flatten and Reshape give the top a new shape over the bottom's values: Caffe refuses a top
+    that is the bottom (flatten_layer.cpp, reshape_layer.cpp)."""
+    if layer.param.top and layer.param.bottom and layer.param.top[0] == layer.param.bottom[0]:
+        layer.fail('%s Layer does not allow in-place computation (top %r is its bottom)'
+                   % (layer.type, layer.param.top[0]))
+
+
 @register('Flatten')
 class Flatten(Layer):
     num_bottoms = 1
+
+    def setup(self, bottom_shapes):
+        refuse_in_place(self)
 
     def forward(self, bottoms, params):
         """Axes start..end become one of their product (flatten_layer.cpp); with end just before
@@ -114,6 +125,9 @@ class Flatten(Layer):
 class Reshape(Layer):
     """Caffe's Reshape: 0 copies a bottom dimension, -1 infers one; applies to [axis, axis+num_axes)."""
     num_bottoms = 1
+
+    def setup(self, bottom_shapes):
+        refuse_in_place(self)
 
     def forward(self, bottoms, params):
         x = bottoms[0]
