@@ -17,6 +17,7 @@ setup:
 # the tests marked torchcaffe_only. Either run failing, or collecting nothing, fails the target.
 STRICT_SUITES ?= tests/layers tests/surgery tests/models tests/test_solve.py tests/test_solve_processes.py \
 	tests/test_solve_signals.py tests/test_evaluate.py tests/test_score.py tests/test_plots.py tests/test_infer.py \
+	tests/test_solve_best.py tests/test_solve_augment.py \
 	tests/test_demo.py tests/test_weights.py tests/test_check.py tests/test_create.py tests/test_vis.py
 test:
 	@status=0; \

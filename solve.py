@@ -7,13 +7,16 @@ coarser net, bilinear interp surgery, seg tests on the validation split, snapsho
     torchrun --standalone --nproc_per_node=8 solve.py voc-fcn8s --gpu 0   # 8 GPUs, data-parallel
 
 Outputs go to out/<net>/: the resolved solver, snapshots/train_iter_<N>.*, seg-test predictions,
-a CSV log and its learning-curve plot.  A stopped run resumes from its newest complete snapshot,
+a CSV log and its learning-curve plot, and best.caffemodel (with best.json): the weights of the seg
+test with the highest mean IU so far, kept across resumes.  --patience K stops training (snapshot,
+exit status 0) after K seg tests in a row without a better mean IU.  A stopped run resumes from its newest complete snapshot,
 its data layers continuing where they were.  Ctrl-C (SIGINT) or SIGTERM finishes the iteration,
 snapshots and exits (a second Ctrl-C exits at once); SIGHUP snapshots and goes on.  Under torchrun
 every rank trains on its own shard of the data and the diffs are summed before each update; rank 0
 tests, logs and snapshots.  What a net starts from and scores on comes from its record
 (models/<net>/record.json).
 """
+import os
 import sys
 
 from fcn import cli, training
@@ -24,7 +27,10 @@ def main(argv=None):
     ap.add_argument('net', help='a net name (voc-fcn8s, fcn8s, ...) or a folder with solver.prototxt')
     ap.add_argument('--weights', help='initial caffemodel instead of the paper\'s initialization')
     ap.add_argument('--iters', type=cli.positive_int, help='override max_iter')
-    ap.add_argument('--test-interval', type=cli.positive_int, default=4000, help='iterations between seg tests')
+    ap.add_argument('--test-interval', type=cli.positive_int,
+                    help='iterations between seg tests (default: the solver\'s snapshot interval, else 4000)')
+    ap.add_argument('--patience', type=cli.positive_int, metavar='K',
+                    help='stop after K seg tests in a row without a higher mean IU (default: never)')
     ap.add_argument('--val', help='file of validation ids (default: the dataset\'s split)')
     ap.add_argument('--out', help='folder for the run (default out/<net>)')
     ap.add_argument('--gpu', type=cli.device_id, help='CUDA device id (CPU when omitted)')
@@ -40,7 +46,11 @@ def main(argv=None):
         cli.fast_mode()
     run = training.train if args.no_chain else training.train_chain
     path = run(args.net, weights=args.weights, iters=args.iters, test_interval=args.test_interval,
-               val=args.val, gpu=args.gpu, resume=not args.no_resume, save_segs=args.save_segs, out=args.out)
+               val=args.val, gpu=args.gpu, resume=not args.no_resume, save_segs=args.save_segs, out=args.out,
+               patience=args.patience)
+    best = os.path.join(os.path.dirname(os.path.dirname(path)), 'best.caffemodel')
+    if os.path.exists(best):
+        print('best: %s' % best)
     print('weights: %s' % path)
     return 0
 

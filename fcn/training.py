@@ -3,8 +3,11 @@ or hand-off from the coarser net, bilinear interp surgery, seg tests on the val 
 snapshots, resume, and Caffe's treatment of signals.
 
 Outputs go to out/<net>/: the resolved solver, snapshots/train_iter_<N>.*, seg-test
-predictions, log.csv and its learning-curve plot.  A run finding snapshots there resumes
-from the newest complete and readable pair, its data layers continuing where they were.
+predictions, log.csv and its learning-curve plot, and best.caffemodel with best.json, the
+weights of the seg test with the highest mean IU so far.  A run finding snapshots there
+resumes from the newest complete and readable pair, its data layers continuing where they
+were, and keeps the best so far; with `patience`, training stops after that many seg tests
+without a better mean IU.
 
 Signals, as Caffe's `caffe train` treats them: SIGINT and SIGTERM finish the iteration
 under way, snapshot, and stop (TrainingStopped); a second SIGINT stops at once; SIGHUP
@@ -17,6 +20,7 @@ refused by name on the other backend.
 """
 import csv
 import glob
+import json
 import os
 import pathlib
 import re
@@ -191,10 +195,11 @@ def val_ids(rec, override=None):
 # -- logging ------------------------------------------------------------------------------
 class CSVLog:
     """out/<net>/log.csv: one row per seg test (iteration, learning rate, train loss, seg-test loss,
-    the four metrics, seconds), redrawn as out/<net>/learning_curve.png after each row."""
+    the four metrics, seconds, and the iteration whose weights best.caffemodel holds after it),
+    redrawn as out/<net>/learning_curve.png after each row."""
 
     FIELDS = ['iteration', 'lr', 'train_loss', 'loss', 'overall_acc', 'mean_acc', 'mean_iu', 'fwavacc',
-              'seconds']
+              'seconds', 'best_iteration']
 
     def __init__(self, path):
         self.path = path
@@ -204,9 +209,9 @@ class CSVLog:
             with open(path, 'w', newline='') as f:
                 csv.writer(f).writerow(self.FIELDS)
 
-    def write(self, iteration, lr, train_loss, loss, metrics):
+    def write(self, iteration, lr, train_loss, loss, metrics, best_iteration):
         row = [iteration, '%.6g' % lr, train_loss, loss] + [metrics[k] for k in self.FIELDS[4:8]]
-        row.append(round(time.time() - self.start, 1))
+        row += [round(time.time() - self.start, 1), best_iteration]
         with open(self.path, 'a', newline='') as f:
             csv.writer(f).writerow(row)
         plots.learning_curve(self.path, self.plot)
@@ -231,6 +236,51 @@ class SmoothedLoss:
     @property
     def value(self):
         return sum(self.losses) / len(self.losses) if self.losses else float('nan')
+
+
+class Best:
+    """out/<net>/best.caffemodel and best.json: the weights of the seg test with the highest mean IU
+    so far, with its iteration, seg-test loss and metrics.  Each file is written whole (temporary
+    file, then rename), the weights first.  `keep`: carry on from the files of an earlier run (a
+    resumed one); else the first seg test replaces them."""
+
+    def __init__(self, odir, keep):
+        self.model = os.path.join(odir, 'best.caffemodel')
+        self.json = os.path.join(odir, 'best.json')
+        self.record = None
+        if keep and os.path.exists(self.json) and os.path.exists(self.model):
+            try:
+                with open(self.json) as f:
+                    self.record = json.load(f)
+                float(self.record['mean_iu']), int(self.record['iteration'])
+            except (ValueError, KeyError, TypeError):
+                raise FCNError('%s: not a best.json written by solve.py; remove it (and best.caffemodel) '
+                               'to start the best anew' % self.json) from None
+
+    @property
+    def iteration(self):
+        return None if self.record is None else int(self.record['iteration'])
+
+    def offer(self, net, iteration, loss, metrics):
+        """Keep net's weights when metrics['mean_iu'] beats the best so far (NaN never does); True if kept."""
+        mean_iu = float(metrics['mean_iu'])
+        if not mean_iu == mean_iu or (self.record is not None and mean_iu <= self.record['mean_iu']):
+            return False
+        files.write_whole(self.model, lambda tmp: net.save(tmp))
+        self.record = dict(iteration=int(iteration), loss=float(loss), weights=self.model,
+                           **{k: float(metrics[k]) for k in ('overall_acc', 'mean_acc', 'mean_iu', 'fwavacc')})
+        text = json.dumps(self.record, indent=1) + '\n'
+        files.write_whole(self.json, lambda tmp: pathlib.Path(tmp).write_text(text))
+        return True
+
+    def tests_since(self, log_path, upto):
+        """Distinct seg-test iterations in log.csv after the best one, up to `upto` (a resumed run's
+        start): how many tests have not improved on it."""
+        if self.record is None or not os.path.exists(log_path):
+            return 0
+        with open(log_path, newline='') as f:
+            its = {int(r['iteration']) for r in csv.DictReader(f) if (r.get('iteration') or '').isdigit()}
+        return sum(1 for it in its if self.iteration < it <= upto)
 
 
 def learning_rate(param, iteration):
@@ -311,6 +361,24 @@ def join_group():
     return distributed.init_from_env()
 
 
+def agree_any(flag):
+    """Under torchrun, whether any rank's flag is set (rank 0 holds the seg tests' verdict)."""
+    if backend.name != 'torchcaffe':
+        return bool(flag)
+    from torchcaffe import distributed
+    if not distributed.active():
+        return bool(flag)
+    return bool(int(distributed.any_of([int(bool(flag))])[0]))
+
+
+def patience_message(best, patience, iteration):
+    """Why training stops early, and where the best weights are (rank 0's Best)."""
+    if best.record is None:
+        return 'stopping at iteration %d: %d seg tests without a mean IU (NaN)' % (iteration, patience)
+    return ('stopping at iteration %d: %d seg tests without a higher mean IU than %.4f (iteration %d); '
+            'best weights: %s' % (iteration, patience, best.record['mean_iu'], best.iteration, best.model))
+
+
 def barrier():
     if backend.name == 'torchcaffe':
         from torchcaffe import distributed
@@ -354,16 +422,19 @@ def continue_data(solver, iter_size):
             layer.skip(solver.iter * iter_size)
 
 
-def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None, resume=True, out=None,
-          save_segs=False, log=print):
+def train(name, weights=None, iters=None, test_interval=None, val=None, gpu=None, resume=True, out=None,
+          save_segs=False, patience=None, log=print):
     """Train one net to max_iter; returns the path of its newest snapshot caffemodel.
 
     `name` is a net name, alias or folder.  Outputs go to `out` (default out/<net>); a run
-    finding snapshots there resumes from the newest readable pair.  With save_segs, each seg
-    test also writes its predictions as PNGs into out/segs-iter<N>/.  In a torchrun group,
-    `gpu` is the first device of this machine's ranks.  Raises TrainingStopped on SIGINT/SIGTERM
-    (after snapshotting), SnapshotError when a snapshot cannot be written, FCNError for missing
-    weights or data.
+    finding snapshots there resumes from the newest readable pair.  A seg test runs every
+    `test_interval` iterations (default: the solver's snapshot interval, as the release tests at
+    each snapshot; 4000 without one) and at the end; each keeps best.caffemodel (see Best).  With
+    save_segs, each seg test also writes its predictions as PNGs into out/segs-iter<N>/.  With
+    `patience` K, training stops (snapshot, message, normal return) after K seg tests in a row
+    without a higher mean IU than the best.  In a torchrun group, `gpu` is the first device of
+    this machine's ranks.  Raises TrainingStopped on SIGINT/SIGTERM (after snapshotting),
+    SnapshotError when a snapshot cannot be written, FCNError for missing weights or data.
     """
     rec = records.get(name)
     odir = out or paths.out_dir(rec.name)
@@ -381,8 +452,17 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
         if fresh and rank == 0:   # a run that could not start leaves no empty out/<net>
             shutil.rmtree(odir, ignore_errors=True)
         raise
+    test_interval = test_interval or param.snapshot or 4000
+    testing = bool(val or rec.val_ids) and len(solver.test_nets) > 0   # alike on every rank
+    best = Best(odir, keep=resumed is not None) if rank == 0 else None
+    stale = best.tests_since(os.path.join(odir, 'log.csv'), resumed) if best and resumed is not None else 0
     if resumed is not None:
         continue_data(solver, param.iter_size)
+        if patience and agree_any(stale >= patience):
+            if rank == 0:
+                log(patience_message(best, patience, resumed))
+            barrier()
+            return model_of(latest_snapshot(odir)[1])
         if resumed >= param.max_iter:
             log('%s already holds iteration %d, at or past max_iter %d: nothing to train (--iters to go '
                 'further, --no-resume to start over)' % (odir, resumed, param.max_iter))
@@ -423,19 +503,27 @@ def train(name, weights=None, iters=None, test_interval=4000, val=None, gpu=None
                 raise TrainingStopped('stopped by %s at iteration %d; snapshot in %s; run the same command to '
                                       'resume' % (signal.Signals(stop).name, solver.iter,
                                                   os.path.join(odir, 'snapshots')), 128 + stop)
-            if ids and solver.test_nets and solver.iter % test_interval == 0:
-                seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value, log)
+            if testing and solver.iter % test_interval == 0:
+                if rank == 0:
+                    improved = seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value, best,
+                                        log)
+                    stale = 0 if improved else stale + 1
+                if patience and agree_any(stale >= patience):
+                    if rank == 0:
+                        log(patience_message(best, patience, solver.iter))
+                    break
     bar.close()
-    if ids and solver.test_nets and solver.iter % test_interval and solver.iter != resumed:
-        seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value, log)
+    if testing and rank == 0 and solver.iter % test_interval and solver.iter != resumed:
+        seg_test(solver, rec, ids, odir, save_segs, csv_log, param, smoothed.value, best, log)
     if rank == 0 and last_snapshot != solver.iter:
         snapshot(solver, odir)
     barrier()
     return model_of(latest_snapshot(odir)[1])
 
 
-def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss, log):
-    """Score the val net with the training weights; log the metrics of the first output."""
+def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss, best, log):
+    """Score the val net with the training weights; log the metrics of the first output and keep
+    the weights in `best` when its mean IU is the highest so far.  True when they were kept."""
     test_net = solver.test_nets[0]
     test_net.share_with(solver.net)
     out = rec.outputs[0]
@@ -444,7 +532,11 @@ def seg_test(solver, rec, ids, odir, save_segs, csv_log, param, train_loss, log)
     metrics = score.compute_metrics(hist)
     for line in score.seg_results(solver.iter, loss, metrics):
         log(line)
-    csv_log.write(solver.iter, learning_rate(param, solver.iter), train_loss, loss, metrics)
+    improved = best.offer(solver.net, solver.iter, loss, metrics)
+    if improved:
+        log('best mean IU so far: %s' % best.model)
+    csv_log.write(solver.iter, learning_rate(param, solver.iter), train_loss, loss, metrics, best.iteration)
+    return improved
 
 
 def train_chain(name, log=print, **kwargs):

@@ -16,7 +16,8 @@ as they are.
     layers.nyud           NYUDSegDataLayer
     layers.pascalcontext  PASCALContextSegDataLayer
     layers.common         what they share: param_str parsing, split files, ordering,
-                          prefetching (files are read through fcn.readers)
+                          batches, prefetching (files are read through fcn.readers)
+    layers.augment        random mirror, scale and crop (param_str keys, off by default)
 
 The package imports nothing itself, so `import layers.voc` pulls in only what
 that layer needs.

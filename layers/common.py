@@ -9,11 +9,12 @@
 - Files are read through fcn.readers (images, label maps, depth, HHA, .mat),
   the one reading policy the data layers share with inference and the
   dataset check; `read_split` reads a split file.
-- `SegDataLayer` is the base class: one example per forward (batch of 1),
-  tops reshaped to each example, order sequential or seeded-random, the
-  next example decoded in a background thread while the net computes, a
-  shard of the stream per rank in data-parallel training, and `skip` to
-  continue the stream where a resumed run left it.
+- `SegDataLayer` is the base class: one example per forward (or, with
+  crops, a batch of them), tops reshaped to each, order sequential or
+  seeded-random, optional augmentation (layers.augment), the next batch
+  decoded in a background thread while the net computes, a shard of the
+  stream per rank in data-parallel training, and `skip` to continue the
+  stream where a resumed run left it.
 """
 import ast
 import os
@@ -25,8 +26,10 @@ from backend import caffe
 from fcn.readers import DataError, require_file
 from fcn.paths import data_path
 
+from . import augment
+
 #: Keys every data layer accepts besides its own, with their defaults.
-COMMON_OPTIONAL = {'randomize': True, 'seed': None, 'prefetch': True}
+COMMON_OPTIONAL = dict({'randomize': True, 'seed': None, 'prefetch': True, 'batch': 1}, **augment.KEYS)
 
 
 class ParamError(ValueError):
@@ -113,6 +116,17 @@ def get_seed(params, key, who):
     return value
 
 
+def get_batch(params, key, who, crop):
+    """Examples per forward: an integer >= 1; more than one needs a crop (examples differ in size)."""
+    value = params[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParamError('%s: param_str key %r must be a positive integer, got %r' % (who, key, value))
+    if value > 1 and crop is None:
+        raise ParamError("%s: param_str key %r is %d, which needs 'crop': S (examples of different sizes "
+                         "cannot share a blob; a batch is N x C x S x S)" % (who, key, value))
+    return value
+
+
 def get_mean(params, key, who, n=3):
     """A tuple/list of n numbers, as a float64 array like the release's np.array(mean)."""
     value = params[key]
@@ -165,12 +179,14 @@ def check_same_size(who, named_arrays):
 
 
 class SegDataLayer(caffe.Layer):
-    """Base of the dataset layers: a pair (or more) of arrays per example, one example a forward.
+    """Base of the dataset layers: a pair (or more) of arrays per example, one example (or a batch of
+    crops) a forward.
 
     Subclasses set REQUIRED (param_str keys besides the common ones) and
     implement `configure(params) -> (split file path, top names)` and
-    `load(example_id) -> tuple of arrays`, one array per top without the batch
-    axis.
+    `load(example_id) -> tuple of arrays`, one C x H x W array per top (no
+    batch axis).  Tops named in LABELS hold labels (nearest-neighbour
+    scaling, void padding); the others are inputs.
 
     Common param_str keys:
 
@@ -180,21 +196,28 @@ class SegDataLayer(caffe.Layer):
       to splits whose name contains 'train'; other splits are always read in
       file order, so scoring sees every example once per pass.
     - seed (default None: fresh entropy): seed of this layer's own
-      numpy RandomState, so a seeded layer always draws the same sequence.
-    - prefetch (default True): decode the next example in a background thread
-      while the net runs.  The order of examples does not depend on it.
+      numpy RandomState, so a seeded layer always draws the same sequence,
+      and of its augmentation draws.
+    - prefetch (default True): decode the next batch in a background thread
+      while the net runs.  The examples do not depend on it.
+    - mirror, scale, crop (default off): random augmentation, see layers.augment.
+    - batch (default 1): examples per forward, N x C x S x S; more than one
+      needs a crop, as examples of different sizes cannot share a blob.
 
-    The examples form one stream fixed by the split, `randomize` and `seed`.
-    In a TRAIN net under torchrun (RANK, WORLD_SIZE), rank r of N reads stream
-    elements r, r+N, r+2N, ...: with a seed, N ranks together read exactly
-    what one process reads, which makes data-parallel training the same
-    arithmetic as iter_size.  Unseeded ranks draw independently.
+    The examples form one stream fixed by the split, `randomize` and `seed`;
+    forward j reads the batch at position p = j (elements pB .. pB+B-1 of the
+    stream, B the batch).  In a TRAIN net under torchrun (RANK, WORLD_SIZE),
+    rank r of N reads positions r, r+N, r+2N, ...: with a seed, N ranks
+    together read exactly what one process reads, augmentation included,
+    which makes data-parallel training the same arithmetic as iter_size.
+    Unseeded ranks draw independently.
 
-    The layer has no bottoms; reshape sizes the tops to the current example
-    (batch of 1) and forward copies it in and moves on.  backward does nothing.
+    The layer has no bottoms; reshape sizes the tops to the current batch
+    and forward copies it in and moves on.  backward does nothing.
     """
 
     REQUIRED = ('split',)
+    LABELS = ('label', 'sem', 'geo')
 
     # -- for subclasses -------------------------------------------------------
     def configure(self, params):
@@ -217,65 +240,83 @@ class SegDataLayer(caffe.Layer):
         randomize = get_bool(params, 'randomize', who)
         self.seed = get_seed(params, 'seed', who)
         self.prefetch = get_bool(params, 'prefetch', who)
+        self.augment = augment.options(params, who, ParamError)
+        self.batch = get_batch(params, 'batch', who, self.augment.crop)
+        self.is_label = tuple(name in self.LABELS for name in self.top_names)
         self.indices = read_split(split_path, who)
         self.random = randomize and 'train' in self.split
         self.rng = np.random.RandomState(self.seed)
-        self._drawn, self._last_draw = 0, None
+        self.augment_seed = self.seed if self.seed is not None else np.random.SeedSequence().entropy
+        self._drawn, self._recent = 0, {}
         self.rank, self.world = shard_of_env() if self.phase == caffe.TRAIN else (0, 1)
-        self.position = self.rank   # this rank's place in the stream
-        self.idx = self._index_at(self.position)
-        self._ready = None    # (idx, arrays) of the example the tops are shaped for
-        self._pending = None  # (idx, future) of the example being prefetched
+        self.position = self.rank   # this rank's place in the stream, in batches
+        self.plan = self._plan_at(self.position)
+        self._ready = None    # (plan, arrays) of the batch the tops are shaped for
+        self._pending = None  # (plan, future) of the batch being prefetched
         self._pool = None
 
     def reshape(self, bottom, top):
-        arrays = self._example(self.idx)
+        arrays = self._batch(self.plan)
         for i in range(len(top)):   # pycaffe's blob vectors are indexed, not iterated
-            top[i].reshape(1, *arrays[i].shape)
+            top[i].reshape(*arrays[i].shape)
 
     def forward(self, bottom, top):
-        arrays = self._example(self.idx)
+        arrays = self._batch(self.plan)
         for i in range(len(top)):
             top[i].data[...] = arrays[i]
         self.position += self.world
-        self.idx = self._index_at(self.position)
-        if self.prefetch and self.idx != self._ready[0]:
+        self.plan = self._plan_at(self.position)
+        if self.prefetch and self.plan != self._ready[0]:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.who)
-            self._pending = (self.idx, self._pool.submit(self._load, self.idx))
+            self._pending = (self.plan, self._pool.submit(self._load, self.plan))
 
     def backward(self, top, propagate_down, bottom):
         pass
 
     def skip(self, n):
-        """Move past this rank's next n examples unread, as n forwards would (to resume a run)."""
+        """Move past this rank's next n batches unread, as n forwards would (to resume a run)."""
         self.position += n * self.world
-        self.idx = self._index_at(self.position)
+        self.plan = self._plan_at(self.position)
 
     # -- internals ---------------------------------------------------------------
     def _index_at(self, k):
-        """The example at stream position k (positions only ever grow)."""
+        """The example at stream element k (k never goes below the newest batch's first element)."""
         if not self.random:
             return k % len(self.indices)
         while self._drawn <= k:
-            self._last_draw = int(self.rng.randint(len(self.indices)))
+            self._recent[self._drawn] = int(self.rng.randint(len(self.indices)))
+            self._recent.pop(self._drawn - self.batch, None)   # keep the newest batch's draws
             self._drawn += 1
-        return self._last_draw
+        return self._recent[k]
 
-    def _load(self, idx):
-        arrays = tuple(self.load(self.indices[idx]))
-        if len(arrays) != len(self.top_names):
-            raise RuntimeError('%s.load gave %d arrays for %d tops' % (self.who, len(arrays), len(self.top_names)))
-        return arrays
+    def _plan_at(self, p):
+        """What the batch at position p holds: ((example index, augment.Draw or None), ...)."""
+        ks = range(p * self.batch, (p + 1) * self.batch)
+        if not augment.active(self.augment):
+            return tuple((self._index_at(k), None) for k in ks)
+        return tuple((self._index_at(k), augment.draw(self.augment_seed, k, self.augment)) for k in ks)
 
-    def _example(self, idx):
-        """The arrays of example idx: cached, prefetched, or read now."""
-        if self._ready is not None and self._ready[0] == idx:
+    def _load(self, plan):
+        """The tops' arrays (N x C x H x W) of a batch plan: each example read, augmented, stacked."""
+        examples = []
+        for idx, d in plan:
+            arrays = tuple(self.load(self.indices[idx]))
+            if len(arrays) != len(self.top_names):
+                raise RuntimeError('%s.load gave %d arrays for %d tops' % (self.who, len(arrays), len(self.top_names)))
+            if d is not None:
+                arrays = augment.apply(arrays, self.is_label, d, self.augment.crop)
+            examples.append(arrays)
+        return tuple(np.stack([ex[i] for ex in examples]) for i in range(len(self.top_names)))
+
+    def _batch(self, plan):
+        """The arrays of a batch plan: cached, prefetched, or read now."""
+        if self._ready is not None and self._ready[0] == plan:
             return self._ready[1]
         pending, self._pending = self._pending, None
-        if pending is not None and pending[0] == idx:
+        if pending is not None and pending[0] == plan:
             arrays = pending[1].result()  # re-raises what the prefetch raised
         else:
-            arrays = self._load(idx)
-        self._ready = (idx, arrays)
+            arrays = self._load(plan)
+        self._ready = (plan, arrays)
         return arrays

@@ -9,13 +9,16 @@
     <dataset_dir>/void.txt                     optional: stored label values that mean void
 
     param_str: {'dataset_dir': ..., 'split': 'train', 'mean': (B, G, R)
-                [, 'randomize': True, 'seed': None, 'prefetch': True]}
+                [, 'randomize': True, 'seed': None, 'prefetch': True,
+                 'mirror': False, 'scale': None, 'crop': None, 'batch': 1]}
 
 Two tops: data (1 x 3 x H x W, BGR minus mean) and label (1 x 1 x H x W, class
 indices 0..N-1 of classes.txt or 255 for void: the values void.txt names are
-read as 255, so the loss's ignore_label skips them).  dataset_dir is relative to
-the data root (data/) unless absolute.  See layers.common.SegDataLayer for
-ordering, seeding, prefetch and resuming.
+read as 255, so the loss's ignore_label skips them); with 'crop': S and 'batch': N,
+N x 3 x S x S and N x 1 x S x S.  dataset_dir is relative to the data root
+(data/) unless absolute.  See layers.common.SegDataLayer for ordering,
+seeding, prefetch, batches and resuming, and layers.augment for mirror, scale
+and crop (models/create.py --augment, --crop, --batch write them).
 """
 from fcn import dataset
 from fcn.readers import caffe_input, read_rgb

@@ -6,6 +6,7 @@
     python models/create.py my-net --dataset data/my-data --init voc-fcn8s    # fine-tune a published FCN
     python models/create.py tiny --dataset data/shapes --arch fcn8s --init scratch --width-divisor 8
     python models/create.py my-net --dataset data/my-data --class-weights median-frequency
+    python models/create.py mine --dataset data/my-data --augment --batch 4 --epochs 50
 
 The dataset (folder layout or PASCAL VOC's; see data/README.md) is checked
 first, as data/check.py does: a dataset with problems is refused, each
@@ -21,18 +22,30 @@ slim twin that trains on a CPU).  --class-weights weighs each pixel's loss by
 its class (fcn/class_weights.py: median frequency as in Eigen & Fergus 2015,
 inverse frequency, or a file): the weights go beside the net as the diagonal
 InfogainLoss matrix class_weights.binaryproto, and the train and val nets end in
-InfogainLoss (the deploy net is the same).  Then train, score and use it like any net:
+InfogainLoss (the deploy net is the same).
+
+The schedule is sized to the training split: --epochs N passes over it, else
+as many passes as the architecture's paper schedule makes over its own
+training set (SBD's 8,498 images; from scratch, the shapes demo's 400), with a
+seg test and a snapshot every pass, or every few when there would be more than
+20; --max-iter N sets the iterations themselves.  --augment (random mirror,
+scale 0.5-2 and crop), --crop S and --batch N change what the train net's data
+layer reads (layers.augment).  What was chosen is printed, and why.  Then
+train, score and use it like any net:
 
     make train NET=my-net
-    python evaluate.py my-net
-    python infer.py photo.jpg --net my-net
+    python evaluate.py my-net --weights out/my-net/best.caffemodel
+    python infer.py photo.jpg --net my-net --weights out/my-net/best.caffemodel
 """
+
 import json
+import math
 import os
 import re
 import shutil
 import sys
 import tempfile
+from fractions import Fraction
 
 from google.protobuf import text_format
 from tqdm import tqdm
@@ -47,6 +60,12 @@ CLASSIFIERS = ('vgg16', 'caffenet', 'googlenet')
 #: Architectures the paper trains from a coarser FCN rather than from the classifier.
 STAGED = {'fcn16s': 'fcn32s', 'fcn8s': 'fcn16s'}
 MEAN_DECIMALS = 4
+#: --augment's scale range: the factor is drawn uniformly in it.
+AUGMENT_SCALE = (0.5, 2.0)
+#: The largest crop --augment chooses by itself (memory grows with its square and the batch).
+MAX_CROP = 512
+#: At most about this many seg tests (and snapshots) in a run: every pass, or every few passes.
+TESTS_PER_RUN = 20
 
 
 class CreateError(FCNError):
@@ -131,17 +150,94 @@ def plan(args, report):
         with open(os.path.join(paths.MODELS, custom.PAPER_NET[arch], 'solver.prototxt')) as f:
             solver = f.read()
     solver = re.sub(r'(?m)^test_iter: \d+$', 'test_iter: %d' % len(report.ids['val']), solver)
-    if args.max_iter:
-        solver = re.sub(r'(?m)^max_iter: \d+$', 'max_iter: %d' % args.max_iter, solver)
-    return spec, record_init, solver
+    spec.update(augmentation(args, report))
+    iters, interval, notes = schedule(solver, arch, scratch_like, len(report.ids['train']),
+                                      spec.get('batch', 1), args.epochs, args.max_iter)
+    solver = re.sub(r'(?m)^max_iter: \d+$', 'max_iter: %d' % iters, solver)
+    solver = re.sub(r'(?m)^snapshot: \d+$', 'snapshot: %d' % interval, solver)
+    return spec, record_init, solver, notes
+
+
+def median_short_side(report):
+    sides = sorted(min(size) for size, count in report.sizes.items() for _ in range(count))
+    return sides[len(sides) // 2]
+
+
+def augmentation(args, report):
+    """The SPEC keys 'augment' and 'batch' that --augment, --crop and --batch ask for ({} for none),
+    with a line saying what was chosen in 'notes'."""
+    if args.batch > 1 and not (args.crop or args.augment):
+        raise CreateError('--batch %d needs --crop S (or --augment, which crops): images of different sizes '
+                          'cannot share a blob, a batch is N x 3 x S x S' % args.batch)
+    if not (args.augment or args.crop):
+        return {}
+    crop, why = args.crop, '--crop'
+    if crop is None:
+        side = median_short_side(report)
+        crop = min(side - side % 32 if side >= 64 else side, MAX_CROP)
+        why = 'the median short side of the images, %d, %s' % (
+            side, 'at most %d' % MAX_CROP if crop == MAX_CROP else 'rounded down to a multiple of 32')
+    aug = dict(mirror=True, scale=AUGMENT_SCALE, crop=crop) if args.augment else dict(crop=crop)
+    out = {'augment': aug}
+    if args.batch > 1:
+        out['batch'] = args.batch
+    return out
+
+
+def augmentation_note(spec):
+    aug = spec.get('augment')
+    if not aug:
+        return 'augmentation: none, whole images one a forward (as the paper trained)'
+    parts = (['random mirror'] if aug.get('mirror') else []) + \
+        (['scale %g-%g' % aug['scale']] if aug.get('scale') else []) + ['random crop %d x %d' % ((aug['crop'],) * 2)]
+    return 'augmentation: %s, batch %d' % (', '.join(parts), spec.get('batch', 1))
+
+
+def solver_field(solver, name, default):
+    m = re.search(r'(?m)^%s: (\d+)$' % name, solver)
+    return int(m.group(1)) if m else default
+
+
+def schedule(solver, arch, scratch_like, n_train, batch, epochs=None, iters=None):
+    """(max_iter, seg-test and snapshot interval, what was chosen and why) for n_train training images.
+
+    Iterations from --max-iter, else ceil(epochs * n_train / (batch * iter_size)), else the passes the
+    template solver makes over its own training set (custom.PAPER_TRAIN_IMAGES, or
+    SCRATCH_TRAIN_IMAGES from scratch; one image a forward) kept over n_train.  The interval is the
+    iterations of one pass, or of ceil(passes / TESTS_PER_RUN) passes, at most max_iter.
+    """
+    iter_size = solver_field(solver, 'iter_size', 1)
+    per_iter = batch * iter_size                       # images an iteration reads
+    if iters:
+        why = ': --max-iter'
+    elif epochs:
+        iters = math.ceil(Fraction(str(epochs)) * n_train / per_iter)
+        why = ': --epochs %g' % epochs
+    else:
+        template, images = max_iter(solver), (custom.SCRATCH_TRAIN_IMAGES if scratch_like
+                                              else custom.PAPER_TRAIN_IMAGES)
+        iters = math.ceil(Fraction(template * iter_size * n_train, images * per_iter))
+        why = (', as many as the from-scratch schedule makes (models/custom.py: %d iterations of 1 image over the '
+               '%d training images of data/shapes)' % (template, images) if scratch_like else
+               ', as many as the paper\'s %s schedule makes (%s: %d iterations of %d image(s) over SBD\'s %d '
+               'training images)' % (custom.TITLE[arch], custom.PAPER_NET[arch], template, iter_size, images))
+    passes = iters * per_iter / n_train
+    every = max(1, math.ceil(passes / TESTS_PER_RUN))
+    interval = max(1, min(iters, math.ceil(every * n_train / per_iter)))
+    notes = ['schedule: %d iterations of %d image(s) (batch %d, iter_size %d) = %.3g passes over the %d training '
+             'images%s' % (iters, per_iter, batch, iter_size, passes, n_train, why),
+             'a seg test and a snapshot every %d iterations (%s); best weights kept as best.caffemodel; '
+             '--epochs N or --max-iter N to choose otherwise'
+             % (interval, 'every pass' if every == 1 else 'every %d passes' % every)]
+    return iters, interval, notes
 
 
 def max_iter(solver):
     return int(re.search(r'(?m)^max_iter: (\d+)$', solver).group(1))
 
 
-SPEC_KEYS = ('arch', 'dataset', 'classes', 'mean', 'scratch', 'width_divisor', 'rename', 'normalize',
-             'class_weights')
+SPEC_KEYS = ('arch', 'dataset', 'classes', 'mean', 'scratch', 'width_divisor', 'rename', 'normalize', 'augment',
+             'batch', 'class_weights')
 WEIGHTS_FILE = 'class_weights.binaryproto'
 
 
@@ -202,7 +298,7 @@ def readme(name, title, command, spec, ds, report, record_init, solver, net_arg,
                 record_init.get('net'), '; the score layers are new (suffix %s) and start at zero'
                 % spec['rename'] if spec['rename'] else '')}[record_init['from']]
     iters = max_iter(solver)
-    weights = 'out/%s/snapshots/train_iter_%d.caffemodel' % (name, iters)
+    weights = best_weights(name)
     counts = ', '.join('%d %s' % (len(report.ids[s]), s) for s in dataset.SPLITS)
     slim = (' with every width but the score layers\' divided by %d' % spec['width_divisor']
             if spec['width_divisor'] != 1 else '')
@@ -216,10 +312,12 @@ def readme(name, title, command, spec, ds, report, record_init, solver, net_arg,
            ', '.join('%.4f' % v for v in spec['mean'])),
         '- **Initialization**: %s.' % init,
         '- **Loss**: %s.' % loss_line(spec, ds, weighting),
-        '- **Solver**: %s, %d iterations (`solver.prototxt`).'
+        '- **Solver**: %s, %d iterations, a seg test and a snapshot every %d (`solver.prototxt`).'
         % ('the paper\'s for %s (%s)' % (custom.TITLE[spec['arch']], custom.PAPER_NET[spec['arch']])
-           if 'Adam' not in solver else 'Adam from scratch (models/custom.py)', iters),
-        '', 'Train, score, use:', '',
+           if 'Adam' not in solver else 'Adam from scratch (models/custom.py)', iters,
+           solver_field(solver, 'snapshot', 0)),
+        '- **Augmentation**: %s.' % augmentation_note(spec)[len('augmentation: '):],
+        '', 'Train, score, use (`best.caffemodel`: the weights of the seg test with the highest mean IU):', '',
         '    make train NET=%s' % net_arg,
         '    python evaluate.py %s --weights %s' % (net_arg, weights),
         '    python infer.py photo.jpg --net %s --weights %s' % (net_arg, weights),
@@ -261,8 +359,13 @@ def write_net(target, files, force):
         raise
 
 
+def best_weights(name):
+    """Where solve.py keeps a net's best weights (its seg test with the highest mean IU)."""
+    return 'out/%s/best.caffemodel' % name
+
+
 def create(args, command):
-    """Check the dataset, then write the net folder; returns (folder, report, solver text)."""
+    """Check the dataset, then write the net folder; returns (folder, net argument, solver text)."""
     target = os.path.join(args.models_dir, args.name)
     if os.path.exists(target) and not args.force:
         raise CreateError('%s exists; choose another NAME, or give --force to replace it' % target)
@@ -271,12 +374,15 @@ def create(args, command):
     print(dataset.format_report(report))
     if report.problems:
         raise dataset.refuse(report)
-    spec, record_init, solver = plan(args, report)
+    spec, record_init, solver, notes = plan(args, report)
     weighting = plan_weights(args, report, target)
     if weighting:
         spec['class_weights'] = weighting[0]
         print(class_weights.format_table(report))
         print('class weights: %s' % weighting[2])
+    print(augmentation_note(spec))
+    for line in notes:
+        print(line)
     ds = report.dataset
     title = '%s on %s%s' % (custom.TITLE[args.arch], os.path.basename(ds.root),
                             ', slim (1/%d)' % args.width_divisor if args.width_divisor != 1 else '')
@@ -310,7 +416,18 @@ def main(argv=None):
                     'trunk), a trained FCN (voc-fcn8s, one of yours), or scratch' % ', '.join(CLASSIFIERS))
     ap.add_argument('--width-divisor', type=int, default=1, metavar='K',
                     help='divide every width but the score layers\' by K (a slim net; from scratch)')
-    ap.add_argument('--max-iter', type=int, help='training iterations (default: the solver\'s)')
+    when = ap.add_mutually_exclusive_group()
+    when.add_argument('--max-iter', type=int, help='training iterations (default: the paper schedule\'s passes '
+                      'over the training split)')
+    when.add_argument('--epochs', type=float, metavar='N',
+                      help='train for N passes over the training split (sets max_iter and the seg-test and '
+                      'snapshot interval)')
+    ap.add_argument('--augment', action='store_true',
+                    help='random mirror, scale %g-%g and crop (to --crop S, else to about the images\' short '
+                    'side) of the training images' % AUGMENT_SCALE)
+    ap.add_argument('--crop', type=int, metavar='S', help='train on random S x S crops (padded with void)')
+    ap.add_argument('--batch', type=int, default=1, metavar='N',
+                    help='training examples per forward (needs a crop: --crop or --augment; default 1)')
     ap.add_argument('--class-weights', default='none', metavar='none|median-frequency|inverse-frequency|FILE',
                     help='weigh each pixel\'s loss by its class (InfogainLoss): none (the default, the paper\'s '
                     'loss), from the train split\'s pixel counts, or one weight per class a line in FILE')
@@ -321,10 +438,13 @@ def main(argv=None):
         ap.error('NAME %r: letters, digits, ".", "_" and "-" only, starting with a letter or digit' % args.name)
     if args.width_divisor < 1 or (args.max_iter is not None and args.max_iter < 1):
         ap.error('--width-divisor and --max-iter must be positive')
+    if args.batch < 1 or (args.crop is not None and args.crop < 1) or (args.epochs is not None and
+                                                                       not 0 < args.epochs < float('inf')):
+        ap.error('--batch, --crop and --epochs must be positive')
     argv_list = sys.argv[1:] if argv is None else list(argv)
     command = ' '.join(['python models/create.py'] + [a for a in argv_list if a not in ('--debug', '--force')])
     target, net_arg, solver = create(args, command)
-    weights = 'out/%s/snapshots/train_iter_%d.caffemodel' % (args.name, max_iter(solver))
+    weights = best_weights(args.name)
     print('wrote %s (net.py, train/val/deploy.prototxt, solver.prototxt, record.json, README.md%s)'
           % (target, ', ' + WEIGHTS_FILE if args.class_weights != 'none' else ''))
     print('next:\n  make train NET=%s\n  python evaluate.py %s --weights %s\n'

@@ -17,6 +17,9 @@ A created net's net.py holds one SPEC dict and builds its prototxts here:
                    --class-weights), as InfogainLoss's `source` gives it: the train and val nets
                    then end in InfogainLoss instead of SoftmaxWithLoss, with the same ignore_label
                    and normalization (normalize false is BATCH_SIZE, true VALID, as Caffe reads it)
+    augment        optional: the train net's augmentation keys of layers.folder (mirror, scale,
+                   crop; see layers.augment); absent: none, as the paper trained
+    batch          optional: examples per forward of the train net (needs a crop); absent: 1
 
 Layer names, graph, crop offsets (coord_map) and the fixed upsampling layers
 (lr_mult 0, bilinear weights from surgery.interp at initialization) are the
@@ -38,6 +41,10 @@ ATONCE_SCALES = {'pool4': 0.01, 'pool3': 0.0001}
 #: The first convolution of each trunk and its width in the ILSVRC classifier.
 FIRST_CONV = {'vgg16': ('conv1_1', 64), 'caffenet': ('conv1', 96), 'googlenet': ('conv1/7x7_s2', 64)}
 SPLITS = (('train.prototxt', 'train'), ('val.prototxt', 'val'), ('deploy.prototxt', 'deploy'))
+#: The images every paper net's solver trains over: SBD train (data/sbdd/dataset/train.txt).
+PAPER_TRAIN_IMAGES = 8498
+#: The images SCRATCH_SOLVER's schedule was made for: the train split of data/shapes (make_shapes.py).
+SCRATCH_TRAIN_IMAGES = 400
 
 #: Training from scratch (no paper recipe exists for it): Adam on the normalized loss, one image
 #: an update, linear decay to 0; the schedule that takes the slim FCN-8s of `make demo` to a
@@ -93,11 +100,15 @@ def body(spec):
 
 
 def data_layer(spec):
-    """split -> (data, label) of layers.folder over spec's dataset, seeded as the paper's nets."""
+    """split -> (data, label) of layers.folder over spec's dataset, seeded as the paper's nets; the
+    train split with spec's augmentation and batch, if any."""
     def data(split):
-        return C.python_data('folder', 'FolderSegDataLayer', 2,
-                             dict(dataset_dir=spec['dataset'], split=split,
-                                  mean=tuple(spec['mean']), seed=C.SEED))
+        params = dict(dataset_dir=spec['dataset'], split=split, mean=tuple(spec['mean']), seed=C.SEED)
+        if split == 'train':
+            params.update(spec.get('augment') or {})
+            if spec.get('batch', 1) != 1:
+                params['batch'] = spec['batch']
+        return C.python_data('folder', 'FolderSegDataLayer', 2, params)
     return data
 
 

@@ -89,3 +89,24 @@ def weights_of(path):
     with open(path, 'rb') as f:
         model.ParseFromString(f.read())
     return {(l.name, i): np.array(b.data, np.float32) for l in model.layer for i, b in enumerate(l.blobs)}
+
+
+FOLDER_NET = '''layer {{ name: "data" type: "Python" top: "data" top: "label"
+  python_param {{ module: "layers.folder" layer: "FolderSegDataLayer"
+    param_str: "{{'dataset_dir': '{root}', 'split': '{split}', 'mean': (100.0, 110.0, 120.0), {extra}}}" }} }}
+''' + NET[NET.index('layer {{ name: "conv"'):]
+
+
+def make_tiny_folder_fcn(tmp_path, augment, max_iter=9, snapshot=100):
+    """(net folder, val ids file) of the tiny FCN over a tiny dataset in the folder layout (3 classes),
+    its train data layer seeded and given the param_str keys in `augment` (mirror, scale, crop, batch)."""
+    from owndata_helpers import make_dataset
+    root = str(tmp_path / 'owndata')
+    make_dataset(root, n_train=5, n_val=2, size=(20, 24))
+    net_dir = tmp_path / 'tiny-folder-fcn'
+    net_dir.mkdir()
+    (net_dir / 'solver.prototxt').write_text(SOLVER.format(max_iter=max_iter, snapshot=snapshot, iter_size=1))
+    extra = ', '.join(["'seed': 11"] + ['%r: %r' % kv for kv in augment.items()])
+    (net_dir / 'train.prototxt').write_text(FOLDER_NET.format(root=root, split='train', extra=extra))
+    (net_dir / 'val.prototxt').write_text(FOLDER_NET.format(root=root, split='val', extra="'randomize': False"))
+    return str(net_dir), os.path.join(root, 'val.txt')

@@ -216,7 +216,13 @@ def test_on_voc_classes_it_is_the_papers_net(tmp_path, capsys, arch, init, paper
     folder = models / 'net'
     assert (folder / 'deploy.prototxt').read_text() == open(os.path.join(paths.MODELS, paper, 'deploy.prototxt')).read()
     theirs = open(os.path.join(paths.MODELS, paper, 'solver.prototxt')).read()
-    assert (folder / 'solver.prototxt').read_text() == theirs.replace('test_iter: 736', 'test_iter: 3')
+    # the paper's solver but for the val split's size and the schedule, sized to 4 training images
+    iters = int(re.search(r'schedule: (\d+) iterations', out).group(1))
+    every = int(re.search(r'a seg test and a snapshot every (\d+) iterations', out).group(1))
+    paper_iters = int(re.search(r'max_iter: (\d+)', theirs).group(1))
+    assert iters == -(-paper_iters * 4 // 8498)                           # the paper's passes over SBD
+    want = theirs.replace('test_iter: 736', 'test_iter: 3').replace('max_iter: %d' % paper_iters, 'max_iter: %d' % iters)
+    assert (folder / 'solver.prototxt').read_text() == want.replace('snapshot: 4000', 'snapshot: %d' % every)
     rec, published = records.get(str(folder)), records.get(paper)
     assert rec.init == published.init and rec.inputs == published.inputs
     want_loss = re.search(r'normalize: \w+', open(os.path.join(paths.MODELS, paper, 'train.prototxt')).read())
@@ -356,3 +362,76 @@ def test_the_vgg_nets_heavy_loss_stays_unnormalized_with_class_weights(tmp_path)
     assert 'normalization: BATCH_SIZE' in train and 'type: "InfogainLoss"' in train
     del spec['class_weights']
     assert 'normalize: false' in C.prototxt_text(custom.fcn(spec, 'train'))
+
+
+# -- schedule, augmentation, batches ----------------------------------------------------------------------
+def schedule_of(out):
+    iters = int(re.search(r'schedule: (\d+) iterations', out).group(1))
+    every = int(re.search(r'a seg test and a snapshot every (\d+) iterations', out).group(1))
+    return iters, every
+
+
+def test_schedule_is_sized_to_a_few_hundred_images(tmp_path, capsys):
+    data, models = tmp_path / 'data', tmp_path / 'models'
+    make_dataset(data, n_train=300, n_val=3, size=(12, 14))
+    rc, out, err = create_in_process(capsys, 'paper', '--dataset', data, '--models-dir', models)
+    assert rc == 0, err
+    # FCN-8s at-once: 300,000 iterations over SBD's 8,498 images = 35.3 passes, kept over 300 images
+    assert schedule_of(out) == (10591, 600)
+    assert ('= 35.3 passes over the 300 training images, as many as the paper\'s FCN-8s at-once (VGG16) schedule '
+            'makes (voc-fcn8s-atonce: 300000 iterations of 1 image(s) over SBD\'s 8498 training images)') in out
+    assert 'every 2 passes' in out
+    solver = (models / 'paper' / 'solver.prototxt').read_text()
+    assert 'max_iter: 10591\n' in solver and 'snapshot: 600\n' in solver
+    scratch = ['--arch', 'fcn8s', '--init', 'scratch', '--width-divisor', 8, '--models-dir', models, '--force']
+    rc, out, err = create_in_process(capsys, 'slim', '--dataset', data, *scratch)
+    assert rc == 0, err
+    assert schedule_of(out) == (1125, 300)         # the shapes demo's 1,500 iterations over 400 images: 3.75 passes
+    rc, out, err = create_in_process(capsys, 'slim', '--dataset', data, *scratch, '--epochs', 10, '--batch', 4,
+                                     '--crop', 8)
+    assert rc == 0, err
+    assert schedule_of(out) == (750, 75) and '--epochs 10' in out
+    assert 'max_iter: 750\n' in (models / 'slim' / 'solver.prototxt').read_text()
+    rc, out, err = create_in_process(capsys, 'slim', '--dataset', data, *scratch, '--max-iter', 40)
+    assert rc == 0, err
+    assert schedule_of(out) == (40, 40)
+    assert 'out/slim/best.caffemodel' in out and 'out/slim/best.caffemodel' in (models / 'slim' / 'README.md').read_text()
+
+
+def test_augment_and_batch_go_to_the_train_net_only(tmp_path, capsys):
+    data, models = tmp_path / 'data', tmp_path / 'models'
+    make_dataset(data, size=(100, 120))
+    rc, out, err = create_in_process(capsys, 'aug', '--dataset', data, '--arch', 'fcn8s', '--init', 'scratch',
+                                     '--width-divisor', 8, '--models-dir', models, '--augment', '--batch', 2)
+    assert rc == 0, err
+    assert 'augmentation: random mirror, scale 0.5-2, random crop 96 x 96, batch 2' in out   # 100 down to 32s
+    folder = models / 'aug'
+    train = (folder / 'train.prototxt').read_text()
+    assert "\\'mirror\\': True, \\'scale\\': (0.5, 2.0), \\'crop\\': 96, \\'batch\\': 2" in train
+    for fname in ('val.prototxt', 'deploy.prototxt'):
+        text = (folder / fname).read_text()
+        assert not [k for k in ('mirror', 'scale', 'crop', 'batch') if "\\'%s\\':" % k in text]
+    module = load_net_py(str(folder))
+    for fname, proto in module.prototxts().items():                        # net.py rewrites them exactly
+        assert (folder / fname).read_text() == C.prototxt_text(proto)
+    assert module.SPEC['augment'] == {'mirror': True, 'scale': (0.5, 2.0), 'crop': 96} and module.SPEC['batch'] == 2
+    # without any of them the net is as before: no augmentation keys at all
+    rc, out, err = create_in_process(capsys, 'plain', '--dataset', data, '--models-dir', models)
+    assert rc == 0, err
+    assert 'augmentation: none' in out and "'augment':" not in (models / 'plain' / 'net.py').read_text()
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--batch', 4], '--batch 4 needs --crop S (or --augment, which crops)'),
+    (['--batch', 0, '--crop', 8], '--batch, --crop and --epochs must be positive'),
+    (['--epochs', 5, '--max-iter', 10], 'not allowed with argument'),
+])
+def test_impossible_schedules_and_batches_are_refused(tmp_path, capsys, argv, message):
+    data, models = tmp_path / 'data', tmp_path / 'models'
+    make_dataset(data)
+    try:
+        rc, _, err = create_in_process(capsys, 'x', '--dataset', data, '--models-dir', models, *argv)
+    except SystemExit as e:                             # argparse's refusal, before anything is read
+        rc, err = e.code, capsys.readouterr().err
+    assert rc == 2 and message in err, err
+    assert tree(models) in (None, [])
