@@ -29,7 +29,7 @@ as many passes as the architecture's paper schedule makes over its own
 training set (SBD's 8,498 images; from scratch, the shapes demo's 400), with a
 seg test and a snapshot every pass, or every few when there would be more than
 20; --max-iter N sets the iterations themselves.  --augment (random mirror,
-scale 0.5-2 and crop), --crop S and --batch N change what the train net's data
+scale 0.75-1.5 and crop), --crop S and --batch N change what the train net's data
 layer reads (layers.augment).  What was chosen is printed, and why.  Then
 train, score and use it like any net:
 
@@ -60,8 +60,10 @@ CLASSIFIERS = ('vgg16', 'caffenet', 'googlenet')
 #: Architectures the paper trains from a coarser FCN rather than from the classifier.
 STAGED = {'fcn16s': 'fcn32s', 'fcn8s': 'fcn16s'}
 MEAN_DECIMALS = 4
-#: --augment's scale range: the factor is drawn uniformly in it.
-AUGMENT_SCALE = (0.5, 2.0)
+#: --augment's scale range, the factor drawn uniformly in it: milder than the 0.5-2 of long VOC
+#: schedules, as a small dataset trains for few passes and thin structures (a pole, a line a few
+#: pixels wide) vanish from the labels when halved.
+AUGMENT_SCALE = (0.75, 1.5)
 #: The largest crop --augment chooses by itself (memory grows with its square and the batch).
 MAX_CROP = 512
 #: At most about this many seg tests (and snapshots) in a run: every pass, or every few passes.

@@ -17,7 +17,10 @@ A record says what the net takes, what it gives and how it was made:
   each suffix: NYUDv2 late fusion) or ``scratch`` (the fillers);
 * ``published``: the figures the papers and the release report, each with
   its source;
-* ``weights``: the published caffemodel's URL and checksum.
+* ``weights``: the published caffemodel's URL and checksum;
+* ``class_weights`` (a net made with models/create.py --class-weights, for the
+  reader only): the scheme, the file beside the net that the train and val
+  nets' InfogainLoss reads, and the weights.
 
 A record's val split is relative to the data root, its class lists and
 palettes to the repository's data/ (fcn.paths), unless absolute.  A folder given as a path without a record.json gets the record of

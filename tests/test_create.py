@@ -404,17 +404,17 @@ def test_augment_and_batch_go_to_the_train_net_only(tmp_path, capsys):
     rc, out, err = create_in_process(capsys, 'aug', '--dataset', data, '--arch', 'fcn8s', '--init', 'scratch',
                                      '--width-divisor', 8, '--models-dir', models, '--augment', '--batch', 2)
     assert rc == 0, err
-    assert 'augmentation: random mirror, scale 0.5-2, random crop 96 x 96, batch 2' in out   # 100 down to 32s
+    assert 'augmentation: random mirror, scale 0.75-1.5, random crop 96 x 96, batch 2' in out   # 100 down to 32s
     folder = models / 'aug'
     train = (folder / 'train.prototxt').read_text()
-    assert "\\'mirror\\': True, \\'scale\\': (0.5, 2.0), \\'crop\\': 96, \\'batch\\': 2" in train
+    assert "\\'mirror\\': True, \\'scale\\': (0.75, 1.5), \\'crop\\': 96, \\'batch\\': 2" in train
     for fname in ('val.prototxt', 'deploy.prototxt'):
         text = (folder / fname).read_text()
         assert not [k for k in ('mirror', 'scale', 'crop', 'batch') if "\\'%s\\':" % k in text]
     module = load_net_py(str(folder))
     for fname, proto in module.prototxts().items():                        # net.py rewrites them exactly
         assert (folder / fname).read_text() == C.prototxt_text(proto)
-    assert module.SPEC['augment'] == {'mirror': True, 'scale': (0.5, 2.0), 'crop': 96} and module.SPEC['batch'] == 2
+    assert module.SPEC['augment'] == {'mirror': True, 'scale': (0.75, 1.5), 'crop': 96} and module.SPEC['batch'] == 2
     # without any of them the net is as before: no augmentation keys at all
     rc, out, err = create_in_process(capsys, 'plain', '--dataset', data, '--models-dir', models)
     assert rc == 0, err
