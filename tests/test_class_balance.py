@@ -64,7 +64,8 @@ def test_class_weights_and_augmentation_learn_the_rare_classes(tmp_path):
     shown = ', '.join('%s %.1f -> %.1f' % (c, 100 * p, 100 * b) for c, p, b in zip(RARE_CLASSES, plain, balanced))
     assert not np.isnan(plain).any() and not np.isnan(balanced).any(), shown
     # Plain training all but ignores the rare classes (a few IU each at most); with the weights and
-    # augmentation they are learnt: at least three of the four better, together by a wide margin.
+    # augmentation they are learnt: at least three of the four better, together by a wide margin
+    # (rare classes' mean IU 3.1 -> 7.5 here; 0.2 -> 6.6 and 1.8 -> 7.5 on the datasets of seeds 1, 2).
     # (Not asserted: the mean IU over all classes.  At this length the weighted net still paints the
     # thin classes too wide, and what the large classes lose about equals what the rare ones gain;
     # README's "Your own data" has the figures, and those of a longer run.)
