@@ -152,7 +152,10 @@ def test_python_layers_are_refused_by_name(pymodule):
     (input_layer('data', (2, 3)) + input_layer('label', (2,)) +
      'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "data" bottom: "label" top: "loss" }',
      caffe.TEST, "'loss'.*labels"),
-], ids=['train-phase', 'argmax', 'loss'])
+    (input_layer('data', (2, 3)) + input_layer('label', (2,)) + input_layer('H', (1, 1, 3, 3)) +
+     'layer { name: "weighted" type: "InfogainLoss" bottom: "data" bottom: "label" bottom: "H" top: "loss" }',
+     caffe.TEST, "'weighted'.*InfogainLoss.*labels"),
+], ids=['train-phase', 'argmax', 'loss', 'infogain'])
 def test_layers_without_an_onnx_graph_are_refused(text, phase, match):
     with pytest.raises(caffe.CaffeError, match=match):
         export(make_net(text, phase), '/nonexistent/never-written.onnx')
