@@ -209,7 +209,7 @@ class CSVLog:
             with open(path, 'w', newline='') as f:
                 csv.writer(f).writerow(self.FIELDS)
 
-    def write(self, iteration, lr, train_loss, loss, metrics, best_iteration):
+    def write(self, iteration, lr, train_loss, loss, metrics, best_iteration=None):
         row = [iteration, '%.6g' % lr, train_loss, loss] + [metrics[k] for k in self.FIELDS[4:8]]
         row += [round(time.time() - self.start, 1), best_iteration]
         with open(self.path, 'a', newline='') as f:

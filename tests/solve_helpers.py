@@ -97,7 +97,7 @@ FOLDER_NET = '''layer {{ name: "data" type: "Python" top: "data" top: "label"
 ''' + NET[NET.index('layer {{ name: "conv"'):]
 
 
-def make_tiny_folder_fcn(tmp_path, augment, max_iter=9, snapshot=100):
+def make_tiny_folder_fcn(tmp_path, augment, max_iter=9, snapshot=100, iter_size=1):
     """(net folder, val ids file) of the tiny FCN over a tiny dataset in the folder layout (3 classes),
     its train data layer seeded and given the param_str keys in `augment` (mirror, scale, crop, batch)."""
     from owndata_helpers import make_dataset
@@ -105,7 +105,8 @@ def make_tiny_folder_fcn(tmp_path, augment, max_iter=9, snapshot=100):
     make_dataset(root, n_train=5, n_val=2, size=(20, 24))
     net_dir = tmp_path / 'tiny-folder-fcn'
     net_dir.mkdir()
-    (net_dir / 'solver.prototxt').write_text(SOLVER.format(max_iter=max_iter, snapshot=snapshot, iter_size=1))
+    (net_dir / 'solver.prototxt').write_text(SOLVER.format(max_iter=max_iter, snapshot=snapshot,
+                                                           iter_size=iter_size))
     extra = ', '.join(["'seed': 11"] + ['%r: %r' % kv for kv in augment.items()])
     (net_dir / 'train.prototxt').write_text(FOLDER_NET.format(root=root, split='train', extra=extra))
     (net_dir / 'val.prototxt').write_text(FOLDER_NET.format(root=root, split='val', extra="'randomize': False"))

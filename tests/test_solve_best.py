@@ -104,3 +104,43 @@ def test_test_interval_defaults_to_the_snapshot_interval(tmp_path):
     training.train(net_dir, val=ids, out=out)
     assert [it for it, _ in log_rows(out)] == [3, 6]
     assert os.path.exists(os.path.join(out, 'best.caffemodel'))
+
+
+# solve.py's main with the seg tests' mean IU scripted by MEAN_IUS="0.5,0.4,..." (rank 0 tests)
+CHILD = '''
+import os, runpy, sys
+from fcn import training
+values = [float(v) for v in os.environ['MEAN_IUS'].split(',')]
+real = training.score.compute_metrics
+def scripted(hist):
+    metrics = dict(real(hist))
+    metrics['mean_iu'] = values.pop(0)
+    return metrics
+training.score.compute_metrics = scripted
+sys.argv[0] = SOLVE_PATH
+runpy.run_path(SOLVE_PATH, run_name='__main__')
+'''
+
+
+@pytest.mark.torchcaffe_only    # data parallelism (torchrun) is torchcaffe's
+def test_patience_stops_every_gloo_rank_at_the_same_iteration(tmp_path):
+    import subprocess
+    import sys
+    from test_solve_processes import free_port
+    from test_solve_signals import SOLVE, finish
+    net_dir, ids = make_tiny_fcn(tmp_path, train_ids=['a', 'b', 'c', 'd'], max_iter=20, snapshot=100, seed=5)
+    script = tmp_path / 'child.py'
+    script.write_text(CHILD.replace('SOLVE_PATH', repr(SOLVE)))
+    out = str(tmp_path / 'out')
+    env = dict(os.environ, OMP_NUM_THREADS='1', MEAN_IUS='0.5,0.6,0.4,0.3', WORLD_SIZE='2',
+               MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))
+    procs = [subprocess.Popen([sys.executable, str(script), net_dir, '--out', out, '--no-chain', '--val', ids,
+                               '--test-interval', '2', '--patience', '2'],
+                              env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(2)]
+    results = [finish(p) for p in procs]
+    assert [rc for rc, _, _ in results] == [0, 0], [err for _, _, err in results]
+    assert 'stopping at iteration 8: 2 seg tests without a higher mean IU than 0.6000 (iteration 4)' in results[0][1]
+    assert [r[1].strip().splitlines()[-1] for r in results] == \
+        ['weights: %s' % os.path.join(out, 'snapshots', 'train_iter_8.caffemodel')] * 2
+    assert training.latest_snapshot(out)[0] == 8 and best_of(out)['iteration'] == 4
