@@ -152,12 +152,13 @@ def plan(args, report):
         with open(os.path.join(paths.MODELS, custom.PAPER_NET[arch], 'solver.prototxt')) as f:
             solver = f.read()
     solver = re.sub(r'(?m)^test_iter: \d+$', 'test_iter: %d' % len(report.ids['val']), solver)
-    spec.update(augmentation(args, report))
+    keys, crop_note = augmentation(args, report)
+    spec.update(keys)
     iters, interval, notes = schedule(solver, arch, scratch_like, len(report.ids['train']),
                                       spec.get('batch', 1), args.epochs, args.max_iter)
     solver = re.sub(r'(?m)^max_iter: \d+$', 'max_iter: %d' % iters, solver)
     solver = re.sub(r'(?m)^snapshot: \d+$', 'snapshot: %d' % interval, solver)
-    return spec, record_init, solver, notes
+    return spec, record_init, solver, ([crop_note] if crop_note else []) + notes
 
 
 def median_short_side(report):
@@ -166,22 +167,24 @@ def median_short_side(report):
 
 
 def augmentation(args, report):
-    """The SPEC keys 'augment' and 'batch' that --augment, --crop and --batch ask for ({} for none),
-    with a line saying what was chosen in 'notes'."""
+    """(the SPEC keys 'augment' and 'batch' that --augment, --crop and --batch ask for, a line saying
+    which crop and why); ({}, None) for none."""
     if args.batch > 1 and not (args.crop or args.augment):
         raise CreateError('--batch %d needs --crop S (or --augment, which crops): images of different sizes '
                           'cannot share a blob, a batch is N x 3 x S x S' % args.batch)
     if not (args.augment or args.crop):
-        return {}
-    crop = args.crop
+        return {}, None
+    crop, why = args.crop, '--crop'
     if crop is None:
         side = median_short_side(report)
         crop = min(side - side % 32 if side >= 64 else side, MAX_CROP)
+        why = 'the median short side of the images, %d, %s' % (
+            side, 'at most %d' % MAX_CROP if crop == MAX_CROP else 'rounded down to a multiple of 32')
     aug = dict(mirror=True, scale=AUGMENT_SCALE, crop=crop) if args.augment else dict(crop=crop)
     out = {'augment': aug}
     if args.batch > 1:
         out['batch'] = args.batch
-    return out
+    return out, 'crop %d x %d: %s' % (crop, crop, why)
 
 
 def augmentation_note(spec):

@@ -405,6 +405,7 @@ def test_augment_and_batch_go_to_the_train_net_only(tmp_path, capsys):
                                      '--width-divisor', 8, '--models-dir', models, '--augment', '--batch', 2)
     assert rc == 0, err
     assert 'augmentation: random mirror, scale 0.75-1.5, random crop 96 x 96, batch 2' in out   # 100 down to 32s
+    assert 'crop 96 x 96: the median short side of the images, 100, rounded down to a multiple of 32' in out
     folder = models / 'aug'
     train = (folder / 'train.prototxt').read_text()
     assert "\\'mirror\\': True, \\'scale\\': (0.75, 1.5), \\'crop\\': 96, \\'batch\\': 2" in train

@@ -1,0 +1,73 @@
+"""Rare thin classes are learnt with class weights and augmentation, and not without (issue 19).
+
+A synthetic dataset like a street scene's (tests/owndata_helpers.make_rare_dataset: three large
+regions, four thin or small classes each well under 1% of the pixels, unlabelled pixels stored as a
+class index named in void.txt) trains the slim FCN-8s from scratch twice, through the command lines
+a user types, for the same number of iterations: as the paper trained (whole images, every pixel
+alike) and with `--class-weights median-frequency --augment`.  The val split is scored from the
+predictions evaluate.py saves.  Both runs are seeded (dataset, fillers, data layer), and each runs
+single-threaded, the two side by side, so the figures are the same on every run of the test.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+import score
+from fcn import paths
+from owndata_helpers import RARE_CLASSES, make_rare_dataset
+
+PY = sys.executable
+ITERS = 600
+RARE = [RARE_CLASSES.index(c) for c in ('pole', 'wire', 'sign', 'crack')]
+VARIANTS = {'plain': [], 'balanced': ['--class-weights', 'median-frequency', '--augment']}
+
+
+def start(script, *args):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    return subprocess.Popen([PY, os.path.join(paths.ROOT, script)] + [str(a) for a in args], cwd=paths.ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(runs):
+    """Wait for every process of `runs` ({name: Popen}); fail with the output of one that failed."""
+    for name, run in runs.items():
+        out, _ = run.communicate(timeout=1800)
+        assert run.returncode == 0, '%s: %s' % (name, out[-3000:])
+
+
+def iu_per_class(pred_dir, truth, n_classes):
+    hist = 0
+    for i, label in truth.items():
+        with Image.open(os.path.join(str(pred_dir), i + '.png')) as im:
+            hist = hist + score.fast_hist(label, np.asarray(im), n_classes)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.diag(hist) / (hist.sum(0) + hist.sum(1) - np.diag(hist))
+
+
+def test_class_weights_and_augmentation_learn_the_rare_classes(tmp_path):
+    data, models = tmp_path / 'data', tmp_path / 'models'
+    written = make_rare_dataset(data, n_train=300, n_val=60, seed=0)
+    truth = {i: label for i, label in written.items() if i.startswith('v')}
+    finish({name: start('models/create.py', name, '--dataset', data, '--arch', 'fcn8s', '--init', 'scratch',
+                        '--width-divisor', 8, '--max-iter', ITERS, '--models-dir', models, *argv)
+            for name, argv in VARIANTS.items()})
+    finish({name: start('solve.py', models / name, '--out', tmp_path / 'out' / name, '--test-interval', ITERS)
+            for name in VARIANTS})
+    finish({name: start('evaluate.py', models / name, '--save', tmp_path / 'pred' / name, '--weights',
+                        tmp_path / 'out' / name / 'snapshots' / ('train_iter_%d.caffemodel' % ITERS))
+            for name in VARIANTS})
+    iu = {name: iu_per_class(tmp_path / 'pred' / name, truth, len(RARE_CLASSES)) for name in VARIANTS}
+    plain, balanced = iu['plain'], iu['balanced']
+    shown = ', '.join('%s %.1f -> %.1f' % (c, 100 * p, 100 * b) for c, p, b in zip(RARE_CLASSES, plain, balanced))
+    assert not np.isnan(plain).any() and not np.isnan(balanced).any(), shown
+    # Plain training all but ignores the rare classes (a few IU each at most); with the weights and
+    # augmentation they are learnt: at least three of the four better, together by a wide margin
+    # (rare classes' mean IU 3.1 -> 7.5 here; 0.2 -> 6.6 and 1.8 -> 7.5 on the datasets of seeds 1, 2).
+    # (Not asserted: the mean IU over all classes.  At this length the weighted net still paints the
+    # thin classes too wide, and what the large classes lose about equals what the rare ones gain;
+    # README's "Your own data" has the figures, and those of a longer run.)
+    assert (balanced[RARE] > plain[RARE]).sum() >= 3, shown
+    assert balanced[RARE].mean() > plain[RARE].mean() + 0.03, shown
