@@ -24,10 +24,21 @@ Memory: --max-memory (default: half the memory available now, or 80% of the
 free GPU memory) bounds what segmenting one image allocates beyond the
 process's fixed cost: weights, the blobs of the pass, the image, its label
 maps and overlay (see fcn/inference.py).  An image whose pass would not fit
-is segmented at the largest size of the same aspect that fits, its label
-maps scaled back (nearest) to its size, with a notice; one whose own pixels
-do not fit is skipped with a message.  Unreadable images are skipped too;
-the exit status is then 1.
+is segmented in tiles at full resolution: each tile's kept part gets exactly
+the scores of the whole-image pass (tile origins on the net's pooling grid,
+the receptive field's reach of real context around it; fcn/tiling.py).
+--tile [SIZE] tiles always (SIZE: the kept side in pixels; default the
+largest that fits); --resize shrinks the pass to fit instead and scales the
+labels back (nearest), which is also what happens where not even the
+smallest tile fits, with a notice.  One whose own pixels do not fit is
+skipped with a message.  Unreadable images are skipped too; the exit status
+is then 1.
+
+--scores also writes <name><suffix>_scores.npy (the softmax of the scores,
+float16, classes x H x W) and <name><suffix>_confidence.png (the top
+probability x 255).  --tta flip and --scales 0.5,1,1.5 average the softmax
+over horizontal flips and scaled copies (test-time augmentation; off by
+default, as in the paper).
 """
 import argparse
 import os
@@ -48,6 +59,36 @@ def memory_size(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def tile_size(text):
+    """argparse type of --tile: a positive number of pixels."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r: give the kept side of a tile in pixels, e.g. 512' % text) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError('%r: the tile side must be positive' % text)
+    return value
+
+
+def scale_list(text):
+    """argparse type of --scales: comma-separated positive factors."""
+    try:
+        scales = tuple(float(t) for t in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r: give factors such as 0.5,1,1.5' % text) from None
+    if not all(0 < s < 100 for s in scales):
+        raise argparse.ArgumentTypeError('%r: every scale must be positive (and below 100)' % text)
+    return scales
+
+
+def add_tta_arguments(ap):
+    """--tta and --scales, shared with evaluate.py."""
+    ap.add_argument('--tta', choices=['flip'], help='test-time augmentation: also segment the mirrored image '
+                    'and average the softmax')
+    ap.add_argument('--scales', type=scale_list, default=(1.0,), metavar='S,S,...',
+                    help='average the softmax over the image scaled by each factor (e.g. 0.5,1,1.5)')
+
+
 def main(argv=None):
     ap = cli.parser(__doc__, usage='%(prog)s [options] IMAGE [IMAGE ...]',
                     epilog=__doc__.strip().split('\n\n', 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,9 +104,20 @@ def main(argv=None):
     ap.add_argument('--gpu', type=int, metavar='ID', help='CUDA device id (CPU when omitted)')
     ap.add_argument('--max-memory', type=memory_size, metavar='SIZE',
                     help='memory for one image, e.g. 2 (GiB), 2G, 2GiB, 512M (default: half of what is free)')
+    ap.add_argument('--tile', type=tile_size, nargs='?', const=0, metavar='SIZE',
+                    help='segment in tiles that keep SIZE x SIZE pixels each (default: the largest that fits)')
+    ap.add_argument('--resize', action='store_true',
+                    help='shrink a pass that does not fit and scale its labels back, instead of tiling')
+    ap.add_argument('--scores', action='store_true',
+                    help='also write the class probabilities (.npy, float16) and a confidence map (.png)')
+    add_tta_arguments(ap)
     ap.add_argument('--fast', action='store_true',
                     help='fast mode: bf16 autocast, TF32, channels_last (not bit-faithful; see BENCHMARKS.md)')
     args = ap.parse_args(argv)
+    if args.tile is not None and args.resize:
+        ap.error('--tile and --resize exclude each other')
+    options = inference.Options(tile=args.tile, resize=args.resize, scores=args.scores, flip=args.tta == 'flip',
+                                scales=args.scales)
 
     record = records.get(args.net)
     files = inference.expand_images(args.images)
@@ -74,7 +126,7 @@ def main(argv=None):
     plan = inference.inputs_of(files, record, {'depth': args.depth, 'hha': args.hha})
     bases, notes = inference.output_names(files, record)
     for f in files:
-        for name in ('.png', '_overlay.jpg'):
+        for name in inference.output_endings(options):
             for out in record.outputs:
                 target = os.path.join(args.out, bases[f] + out.suffix + name)
                 if os.path.realpath(target) in {os.path.realpath(p) for p in plan[f].values()}:
@@ -86,6 +138,7 @@ def main(argv=None):
         cli.fast_mode()
     budget = args.max_memory or inference.default_budget()
     seg = inference.Segmenter(record, path, budget, allow_partial=args.allow_partial)
+    seg.check(options)
     for line in seg.warnings + notes:
         print('note: %s' % line, file=sys.stderr)
     os.makedirs(args.out, exist_ok=True)
@@ -93,7 +146,7 @@ def main(argv=None):
     failed = 0
     for f in tqdm(files, desc='segmenting', disable=None if len(files) > 1 else True):
         try:
-            result = seg.segment(plan[f])
+            result = seg.segment(plan[f], options)
         except (inference.InputError, DataError, FileNotFoundError) as e:
             why = cli.summary(e)
             why = why[len(inference.WHO) + 2:] if why.startswith(inference.WHO + ': ') else why
@@ -102,9 +155,14 @@ def main(argv=None):
             continue
         if result.scaled:
             h, w = result.pass_size
-            tqdm.write('%s: %dx%d does not fit in the %s budget (--max-memory); segmented at %dx%d and the '
-                       'labels scaled back' % (f, result.rgb.shape[1], result.rgb.shape[0],
-                                               inference.gib(budget), w, h), file=sys.stderr)
+            tqdm.write('%s: %dx%d does not fit in the %s budget (--max-memory)%s; segmented at %dx%d and the '
+                       'labels scaled back' % (f, result.rgb.shape[1], result.rgb.shape[0], inference.gib(budget),
+                                               '' if args.resize else ', not even in tiles', w, h), file=sys.stderr)
+        elif result.tiled and args.tile is None:
+            n, kept = result.tiled
+            tqdm.write('%s: %dx%d does not fit whole in the %s budget (--max-memory); segmented at full '
+                       'resolution in %d tiles of %d pixels' % (f, result.rgb.shape[1], result.rgb.shape[0],
+                                                               inference.gib(budget), n, kept), file=sys.stderr)
         inference.write_outputs(result, args.out, bases[f], record, seg.palettes)
         del result
     print('wrote the label maps of %d image(s) to %s%s' % (len(files) - failed, args.out,

@@ -462,6 +462,17 @@ class Segmenter:
             ratio = (self.budget - fixed) / (need - fixed) if math.isfinite(need) and self.budget > fixed else 0.25
             scale *= min(0.95, max(0.25, math.sqrt(max(ratio, 0.0))))
 
+    def check(self, options):
+        """Refuse options this net cannot take: TilingError for --tile on a net without a coordinate map,
+        InputError for a tile smaller than the net's stride or a scale that is not positive."""
+        if any(not (s > 0 and math.isfinite(s)) for s in options.scales):
+            raise InputError('--scales: every scale must be positive, not %s' % ','.join(map(str, options.scales)))
+        if options.tile is not None and self.geometry is None:
+            raise self.untileable
+        if options.tile and options.tile < self.geometry.stride:
+            raise InputError('--tile %d: tiles must keep at least %s\'s stride, %d pixels'
+                             % (options.tile, self.record.name, self.geometry.stride))
+
     def plan(self, h, w, height, width, pixel_bytes, options):
         """How to make the scores of an h x w pass input for a height x width image (pixel_bytes per image
         pixel held meanwhile): Plan('whole'), Plan('tiles') with the kept side, or Plan('resized') to the
@@ -708,9 +719,17 @@ def _resize(array, h, w, resample):
     return np.asarray(Image.fromarray(array).resize((w, h), resample))
 
 
+def output_endings(options=None):
+    """The endings of the files written per output (after <base><suffix>)."""
+    scores = ('_scores.npy', '_confidence.png') if options is not None and options.scores else ()
+    return ('.png', '_overlay.jpg') + scores
+
+
 def write_outputs(result, out_dir, base, record, palettes=None):
     """Write <base><suffix>.png (palette label map) and <base><suffix>_overlay.jpg (with a legend of the
-    classes present) for every output; each file appears whole or not at all. Returns the paths.
+    classes present) for every output, and with probabilities <base><suffix>_scores.npy (float16,
+    classes x H x W) and <base><suffix>_confidence.png (8-bit, round(255 x top probability)); each file
+    appears whole or not at all. Returns the paths.
 
     The overlay tints every class but void; class 0 too, unless the classes file calls it background."""
     written = []
@@ -727,7 +746,27 @@ def write_outputs(result, out_dir, base, record, palettes=None):
         files.write_whole(stem + '_overlay.jpg', partial(im.save, format='JPEG', quality=92))
         del im
         written += [stem + '.png', stem + '_overlay.jpg']
+        if result.probs is not None:
+            probs = result.probs[k]
+            files.write_whole(stem + '_scores.npy', lambda tmp: _save_npy(tmp, probs))
+            files.write_whole(stem + '_confidence.png',
+                              lambda tmp: Image.fromarray(confidence(probs)).save(tmp, format='PNG'))
+            written += [stem + '_scores.npy', stem + '_confidence.png']
     return written
+
+
+def _save_npy(path, array):
+    with open(path, 'wb') as f:
+        np.save(f, array)
+
+
+def confidence(probs):
+    """H x W uint8 round(255 x the top probability) of C x H x W probabilities, a strip of rows at a time."""
+    out = np.empty(probs.shape[1:], np.uint8)
+    rows = max(1, vis.STRIP_PIXELS // max(1, probs.shape[2]))
+    for r in range(0, probs.shape[1], rows):
+        out[r:r + rows] = np.rint(255 * probs[:, r:r + rows].max(0).astype(np.float32))
+    return out
 
 
 # -- for scripts that segment one RGB image with a VOC-style net -----------------------------------------

@@ -76,3 +76,86 @@ def test_tile_windows_lie_on_the_grid_with_the_reach_around_the_kept_part():
     for x0, x1, k0, k1 in cuts:
         assert x0 % 32 == 0 and (x0 == 0 or k0 - x0 >= 245) and (x1 == 1125 or x1 - k1 >= 245)
         assert x1 - x0 <= tiling.window_side(512, g)
+
+
+# -- infer.py and fcn.segment -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def micro_files(tmp_path_factory):
+    """(net folder, weights, a 1125 x 1500 photo file)."""
+    root = tmp_path_factory.mktemp('files')
+    folder = micro_fcn8s(root / 'micro-fcn8s')
+    weights = he_weights(records.get(folder).deploy, root / 'he.caffemodel')
+    from PIL import Image
+    path = root / 'photo.png'
+    Image.fromarray(photo(1125, 1500, seed=1)).save(path)
+    return folder, weights, str(path)
+
+
+def test_over_the_budget_infer_segments_in_tiles_at_full_resolution(micro_files, tmp_path, capsys):
+    import infer
+    import vis
+    folder, weights, path = micro_files
+    seg = inference.Segmenter(records.get(folder), weights, 4 << 30)
+    whole = seg.segment({'image': path, 'color': path})
+    pixel_bytes = seg.pixel_bytes({'image': 'RGB'})
+    budget = seg._tile_need(512, 1125, 1500, 1125, 1500, pixel_bytes) * 1.02      # tiles of 512 fit, the whole not
+    assert seg.memory_needed(1125, 1500, 1125, 1500, pixel_bytes) > budget
+    assert infer.main([path, '--net', folder, '--weights', weights, '--out', str(tmp_path),
+                       '--max-memory', '%dK' % (budget // 1024)]) == 0
+    err = capsys.readouterr().err
+    import re
+    kept = int(re.search(r'segmented at full resolution in \d+ tiles of (\d+) pixels', err).group(1))
+    assert 512 <= kept < 1125
+    labels = vis.read_label_png(str(tmp_path / 'photo.png'))
+    assert (labels == whole.labels[0]).mean() >= 0.9999
+
+
+def test_scores_sum_to_one_and_a_tta_of_identical_passes_is_the_plain_pass(micro_files):
+    import fcn
+    folder, weights, path = micro_files
+    labels, probs = fcn.segment(path, net=folder, weights_path=weights, scores=True, max_memory='4G')
+    assert probs.dtype == np.float16 and probs.shape == (4, 1125, 1500) and labels.shape == (1125, 1500)
+    assert np.abs(probs.astype(np.float32).sum(0) - 1).max() < 4e-3                  # float16 rounding
+    assert (probs.argmax(0) == labels).mean() > 0.999                                 # ties in float16 aside
+    tta_labels, tta_probs = fcn.segment(path, net=folder, weights_path=weights, scores=True, scales=(1, 1),
+                                        max_memory='4G')
+    np.testing.assert_array_equal(tta_labels, labels)
+    np.testing.assert_allclose(tta_probs.astype(np.float32), probs.astype(np.float32), atol=1e-3)
+    tiled_labels, tiled_probs = fcn.segment(path, net=folder, weights_path=weights, scores=True, tile=512,
+                                            max_memory='4G')
+    assert (tiled_labels == labels).mean() >= 0.9999
+    np.testing.assert_allclose(tiled_probs.astype(np.float32), probs.astype(np.float32), atol=1e-3)
+
+
+def test_flip_and_scales_average_the_softmax(micro_files, tmp_path):
+    import infer
+    folder, weights, path = micro_files
+    assert infer.main([path, '--net', folder, '--weights', weights, '--out', str(tmp_path), '--tta', 'flip',
+                       '--scales', '0.5,1', '--scores', '--max-memory', '4G']) == 0
+    probs = np.load(tmp_path / 'photo_scores.npy').astype(np.float32)
+    assert probs.shape == (4, 1125, 1500) and np.abs(probs.sum(0) - 1).max() < 4e-3
+    from PIL import Image
+    conf = np.asarray(Image.open(tmp_path / 'photo_confidence.png'))
+    assert conf.shape == (1125, 1500) and abs(conf.astype(int) - np.rint(255 * probs.max(0))).max() <= 1
+
+
+@pytest.mark.parametrize('args, words', [
+    (['--scales', '-1'], ['--scales', 'positive']),
+    (['--scales', '1,x'], ['--scales']),
+    (['--tile', '16'], ['--tile 16', 'stride', '32']),
+    (['--tile', '-3'], ['--tile', 'positive']),
+    (['--tile', '64', '--resize'], ['--resize']),
+    (['--tta', 'rotate'], ['--tta']),
+])
+def test_bad_values_of_the_new_flags_are_one_line(micro_files, tmp_path, args, words):
+    import subprocess
+    import sys
+    from infer_helpers import REPO, subprocess_env
+    folder, weights, path = micro_files
+    p = subprocess.run([sys.executable, 'infer.py', path, '--net', folder, '--weights', weights,
+                        '--out', str(tmp_path)] + args, cwd=REPO, env=subprocess_env(), capture_output=True, text=True)
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert p.returncode != 0 and 'Traceback' not in p.stderr
+    assert all(w in lines[-1] for w in words), p.stderr
