@@ -146,6 +146,12 @@ def main(argv=None):
     failed = 0
     for f in tqdm(files, desc='segmenting', disable=None if len(files) > 1 else True):
         try:
+            if seg.streams(plan[f]):
+                written, factor = seg.segment_windows(plan[f], args.out, bases[f], options)
+                tqdm.write('%s: too large to decode in the %s budget (--max-memory); read window by window, its '
+                           'label map written at full size to %s and its overlay at 1/%d scale'
+                           % (f, inference.gib(budget), written[0], factor), file=sys.stderr)
+                continue
             result = seg.segment(plan[f], options)
         except (inference.InputError, DataError, FileNotFoundError) as e:
             why = cli.summary(e)

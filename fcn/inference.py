@@ -47,6 +47,7 @@ back (nearest) to the image's size; one whose own pixels do not fit is
 refused before it is decoded.  After each pass the input blobs are reshaped
 to the smallest size, which releases the blobs (torchcaffe).
 """
+import itertools
 import math
 import os
 from dataclasses import dataclass
@@ -87,6 +88,15 @@ MIN_SIDE = 32
 #: File names of the extra modalities in the dataset layout, and how to ask for them.
 EXTRA_FOLDERS = {'depth': 'depth', 'hha': 'hha'}
 EXTRA_NAMES = {'depth': 'a depth image', 'hha': 'an HHA image'}
+#: Images read window by window when they do not fit (fcn.readers.TiffWindows).
+TIFF_EXTS = ('.tif', '.tiff')
+#: The longest side of the (downsampled) overlay of an image read window by window.
+PREVIEW_SIDE = 2048
+#: Side of the tiles of the label TIFF written for an image read window by window.
+LABEL_TILE = 256
+#: Bytes per pixel of a band of an image read window by window: its RGB rows (3), the label rows (1) and
+#: the rows waiting to fill a row of label tiles (1), a tile's copy for the encoder (1).
+BAND_BYTES = 6
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.ppm', '.webp')
 WHO = 'infer'
 
@@ -688,6 +698,132 @@ class Segmenter:
             self.release()
 
 
+    def streams(self, files):
+        """Whether the image of files is a TIFF too large to decode within the budget (or one PIL cannot
+        read, such as a BigTIFF): it is then segmented window by window (segment_windows)."""
+        image = files['image']
+        if not image.lower().endswith(TIFF_EXTS):
+            return False
+        try:
+            height, width, mode = readers.image_size(image, 'image', WHO)
+        except readers.DataError:
+            return True
+        pixel_bytes = self.pixel_bytes({'image': mode})
+        return self.memory_needed(*self.smallest, height, width, pixel_bytes) > self.budget
+
+    def _window_need(self, kept, height, width, segment_bytes):
+        side = tiling.window_side(kept, self.geometry)
+        band = min(height, side) + LABEL_TILE       # the image rows, and label rows waiting for a tile row
+        preview = (3 + 1 + 4) * min(height, PREVIEW_SIDE) * min(width, PREVIEW_SIDE)
+        return (self.memory_needed(min(height, side), min(width, side), band, width, BAND_BYTES)
+                + 2 * segment_bytes + preview)
+
+    def segment_windows(self, files, out_dir, base, options=None):
+        """Segment a TIFF image read window by window (fcn.readers.TiffWindows) in bands of tiles, each
+        band decoded, segmented and written before the next is read: <base>.tif, the label map at full
+        size (a tiled palette TIFF, zlib, BigTIFF when needed), and <base>_overlay.jpg, downsampled to
+        PREVIEW_SIDE pixels at most.  Returns (written paths, overlay factor).
+
+        Raises InputError for a net with more than a colour input or one output, for --scores and
+        --tta (their outputs would not fit either), OverBudget when not even the smallest tile fits,
+        TilingError for a net without a coordinate map, DataError for a TIFF that cannot be read so.
+        """
+        import tifffile
+        from fcn.files import write_whole
+        options = options or Options()
+        image = files['image']
+        out = self.record.outputs
+        if set(files) - {'image', 'color'} or len(out) != 1:
+            raise InputError('%s is read window by window, which only colour nets with one output can '
+                             'segment (%s)' % (image, self.record.name))
+        if options.scores or options.tta:
+            raise InputError('%s is read window by window: --scores, --tta and --scales need images that fit'
+                             % image)
+        if options.resize:
+            raise InputError('%s is read window by window: it is segmented in tiles, not resized' % image)
+        if self.geometry is None:
+            raise self.untileable
+        with readers.TiffWindows(image, 'image', WHO) as src:
+            height, width = src.height, src.width
+            if options.tile:
+                kept = options.tile
+                need = self._window_need(kept, height, width, src.segment_bytes)
+                if need > self.budget:
+                    raise OverBudget('%s: --tile %d needs %s, over the %s budget' % (image, kept, gib(need),
+                                                                                 gib(self.budget)))
+            else:
+                stride = self.geometry.stride
+                lo, hi = 0, -(-max(height, width) // stride)
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    if self._window_need(mid * stride, height, width, src.segment_bytes) <= self.budget:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                if not lo:
+                    raise OverBudget('%s: %dx%d pixels read window by window need %s even in tiles of %d, over '
+                                     'the %s budget (raise --max-memory)'
+                                     % (image, width, height, gib(self._window_need(stride, height, width,
+                                                                                    src.segment_bytes)),
+                                        stride, gib(self.budget)))
+                kept = lo * stride
+            factor = max(1, -(-max(height, width) // PREVIEW_SIDE))
+            preview_rgb = np.zeros((-(-height // factor), -(-width // factor), 3), np.uint8)
+            preview = np.zeros(preview_rgb.shape[:2], np.uint8)
+            counts = np.zeros(256, np.int64)
+            palette = self.palettes[0]
+            stem = os.path.join(out_dir, base + out[0].suffix)
+
+            def label_rows():
+                """The label map in bands of kept rows, each made from one band of the image."""
+                cols = tiling.tiles(width, kept, self.geometry)
+                try:
+                    for y0, y1, k0, k1 in tiling.tiles(height, kept, self.geometry):
+                        band = src.read(y0, y1, 0, width)
+                        labels = np.empty((k1 - k0, width), np.uint8)
+                        for x0, x1, j0, j1 in cols:
+                            scores = self.forward_scores({'color': band[:, x0:x1]})[0]
+                            labels[:, j0:j1] = scores[:, k0 - y0:k1 - y0, j0 - x0:j1 - x0].argmax(0)
+                        first = (-k0) % factor
+                        rows = slice((k0 + first) // factor, (k0 + first) // factor + len(range(first, k1 - k0, factor)))
+                        preview[rows] = labels[first::factor, ::factor]
+                        preview_rgb[rows] = band[k0 - y0 + first:k1 - y0:factor, ::factor]
+                        counts[:] += np.bincount(labels.ravel(), minlength=256)
+                        del band
+                        yield labels
+                finally:
+                    self.release()
+
+            def label_tiles():
+                """LABEL_TILE-square tiles of the label map, row by row (the TIFF's order)."""
+                t = LABEL_TILE
+                pending = np.zeros((0, width), np.uint8)
+                strip = np.zeros((t, -(-width // t) * t), np.uint8)
+                for labels in itertools.chain(label_rows(), [None]):
+                    if labels is not None:
+                        pending = np.concatenate([pending, labels])
+                    while len(pending) >= t or (labels is None and len(pending)):
+                        strip[:] = 0
+                        strip[:min(t, len(pending)), :width] = pending[:t]
+                        pending = pending[t:]
+                        for x in range(0, width, t):
+                            yield np.ascontiguousarray(strip[:, x:x + t])
+
+            cmap = np.asarray(palette, np.uint16).T * 257
+            write_whole(stem + '.tif', lambda tmp: tifffile.imwrite(
+                tmp, label_tiles(), shape=(height, width), dtype=np.uint8, tile=(LABEL_TILE, LABEL_TILE),
+                compression='zlib', photometric='palette', colormap=cmap, bigtiff=height * width > 1 << 31,
+                metadata=None))
+        names = out[0].class_names() if out[0].classes else []
+        entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c])
+                   for c in np.flatnonzero(counts) if c != readers.VOID]
+        ignore = (0, readers.VOID) if names[:1] == ['background'] else (readers.VOID,)
+        im = vis.overlay_image(preview_rgb, preview, ignore=ignore, palette=palette)
+        vis.draw_legend(im, entries)
+        write_whole(stem + '_overlay.jpg', partial(im.save, format='JPEG', quality=92))
+        return [stem + '.tif', stem + '_overlay.jpg'], factor
+
+
 def softmax(scores):
     """Softmax over the classes (axis 0) of C x H x W scores, float32 (Caffe's Softmax layer)."""
     e = np.exp(scores - scores.max(0, keepdims=True))
@@ -722,7 +858,7 @@ def _resize(array, h, w, resample):
 def output_endings(options=None):
     """The endings of the files written per output (after <base><suffix>)."""
     scores = ('_scores.npy', '_confidence.png') if options is not None and options.scores else ()
-    return ('.png', '_overlay.jpg') + scores
+    return ('.png', '_overlay.jpg', '.tif') + scores
 
 
 def write_outputs(result, out_dir, base, record, palettes=None):
