@@ -43,6 +43,7 @@ default, as in the paper).
 import argparse
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from tqdm import tqdm
 
@@ -57,6 +58,12 @@ def memory_size(text):
         return inference.parse_memory(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def held(prepared):
+    """Bytes a prepared image holds at its own size (Segmenter.prepare: pixel bytes x pixels)."""
+    _, _, (height, width), pixel_bytes, _ = prepared
+    return pixel_bytes * height * width
 
 
 def tile_size(text):
@@ -144,19 +151,47 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
 
     failed = 0
-    for f in tqdm(files, desc='segmenting', disable=None if len(files) > 1 else True):
+    skippable = (inference.InputError, DataError, FileNotFoundError)
+
+    def skip(f, e):
+        why = cli.summary(e)
+        why = why[len(inference.WHO) + 2:] if why.startswith(inference.WHO + ': ') else why
+        tqdm.write('skipped: %s' % (why if f in why else '%s: %s' % (f, why)), file=sys.stderr)
+
+    # A small pipeline: the next image is decoded and the last one's outputs written while this one's
+    # pass runs, where the budget holds their pixels beside the pass (Segmenter.prepare plans from the
+    # headers, in this thread, as it reshapes the net; decoding and writing touch no net).
+    reading, writing = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+    ahead, written = None, None                      # (file, prepared, future); (future, bytes held)
+    for i, f in enumerate(tqdm(files, desc='segmenting', disable=None if len(files) > 1 else True)):
         try:
             if seg.streams(plan[f]):
-                written, factor = seg.segment_windows(plan[f], args.out, bases[f], options)
+                if written:
+                    written[0].result()
+                    written = None
+                paths, factor = seg.segment_windows(plan[f], args.out, bases[f], options)
                 tqdm.write('%s: too large to decode in the %s budget (--max-memory); read window by window, its '
                            'label map written at full size to %s and its overlay at 1/%d scale'
-                           % (f, inference.gib(budget), written[0], factor), file=sys.stderr)
+                           % (f, inference.gib(budget), paths[0], factor), file=sys.stderr)
                 continue
-            result = seg.segment(plan[f], options)
-        except (inference.InputError, DataError, FileNotFoundError) as e:
-            why = cli.summary(e)
-            why = why[len(inference.WHO) + 2:] if why.startswith(inference.WHO + ': ') else why
-            tqdm.write('skipped: %s' % (why if f in why else '%s: %s' % (f, why)), file=sys.stderr)
+            if ahead and ahead[0] == f:
+                prepared, decoding = ahead[1:]
+            else:
+                prepared = seg.prepare(plan[f], options)
+                decoding = reading.submit(seg.read, prepared)
+            ahead = None
+            decoded = decoding.result()
+            need = max(p.need for _, p in prepared[4])
+            if i + 1 < len(files) and not seg.streams(plan[files[i + 1]]):
+                try:
+                    upcoming = seg.prepare(plan[files[i + 1]], options)
+                except skippable:
+                    upcoming = None                      # reported in its turn
+                if upcoming and need + held(upcoming) + (written[1] if written else 0) <= budget:
+                    ahead = files[i + 1], upcoming, reading.submit(seg.read, upcoming)
+            result = seg.run(prepared, decoded)
+        except skippable as e:
+            skip(f, e)
             failed += 1
             continue
         if result.scaled:
@@ -169,8 +204,15 @@ def main(argv=None):
             tqdm.write('%s: %dx%d does not fit whole in the %s budget (--max-memory); segmented at full '
                        'resolution in %d tiles of %d pixels' % (f, result.rgb.shape[1], result.rgb.shape[0],
                                                                inference.gib(budget), n, kept), file=sys.stderr)
-        inference.write_outputs(result, args.out, bases[f], record, seg.palettes)
-        del result
+        if written:
+            written[0].result()
+        written = (writing.submit(inference.write_outputs, result, args.out, bases[f], record, seg.palettes),
+                   held(prepared))
+        del result, decoded
+    if written:
+        written[0].result()
+    reading.shutdown()
+    writing.shutdown()
     print('wrote the label maps of %d image(s) to %s%s' % (len(files) - failed, args.out,
                                                           '; %d skipped' % failed if failed else ''))
     return 1 if failed else 0

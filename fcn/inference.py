@@ -554,6 +554,13 @@ class Segmenter:
 
         Raises InputError (OverBudget when it cannot fit) naming the image.
         """
+        prepared = self.prepare(files, options)
+        return self.run(prepared, self.read(prepared))
+
+    def prepare(self, files, options=None):
+        """Plan one image's passes within the budget from its headers, before anything is decoded:
+        (files, options, (height, width), pixel bytes, passes planned).  Raises as
+        `segment` does.  It reshapes the net: call it where the passes run."""
         options = options or Options()
         image = files['image']
         height, width, mode = readers.image_size(image, 'image', WHO)
@@ -569,10 +576,14 @@ class Segmenter:
                 raise InputError('%s is %dx%d but its %s %s is %dx%d (W x H)'
                                  % (image, width, height, kind, path, size[1], size[0]))
         pixel_bytes = self.pixel_bytes(modes) + self.held_bytes(options)
-        try:
-            plans = self._plans(height, width, pixel_bytes, options)
-        except InputError as e:
-            raise type(e)('%s: %s' % (image, e)) from None
+        plans = self._image_plans(image, height, width, pixel_bytes, options)
+        return files, options, (height, width), pixel_bytes, plans
+
+    def read(self, prepared):
+        """Decode a prepared image: (rgb, {kind: array}).  It does not touch the net, so it may run in
+        another thread while a pass runs."""
+        files, _, (height, width), _, _ = prepared
+        image = files['image']
         max_pixels = height * width
         arrays = {}
         for kind, path in files.items():       # the extra modalities first, while the photo is not held
@@ -580,21 +591,30 @@ class Segmenter:
                 continue
             reader = readers.read_depth if kind == 'depth' else readers.read_rgb
             arrays[kind] = reader(path, kind, WHO, upright=True, max_pixels=max_pixels)
-            if arrays[kind].shape[:2] != (height, width):
-                raise InputError('%s is %dx%d but its %s %s is %dx%d (W x H)'
-                                 % (image, width, height, kind, path, arrays[kind].shape[1],
-                                    arrays[kind].shape[0]))
         rgb = readers.read_rgb(image, 'image', WHO, upright=True, max_pixels=max_pixels)
-        if rgb.shape[:2] != (height, width):     # EXIF orientation swapped the sides
-            height, width = rgb.shape[:2]
-            try:
-                plans = self._plans(height, width, pixel_bytes, options)
-            except InputError as e:
-                raise type(e)('%s: %s' % (image, e)) from None
+        for kind, array in arrays.items():
+            if array.shape[:2] != rgb.shape[:2]:
+                raise InputError('%s is %dx%d but its %s %s is %dx%d (W x H)'
+                                 % (image, rgb.shape[1], rgb.shape[0], kind, files[kind], array.shape[1],
+                                    array.shape[0]))
         if 'color' in files:
             arrays['color'] = rgb
+        return rgb, arrays
+
+    def run(self, prepared, decoded):
+        """Result of a prepared and decoded image: its passes, label maps and probabilities."""
+        files, options, size, pixel_bytes, plans = prepared
+        rgb, arrays = decoded
+        if rgb.shape[:2] != size:                # EXIF orientation swapped the sides
+            plans = self._image_plans(files['image'], *rgb.shape[:2], pixel_bytes, options)
         labels, probs = self.labels_and_probs(arrays, plans, options)
-        return Result(image, rgb, labels, plans[0][1].size, max(p.need for _, p in plans), probs, plans)
+        return Result(files['image'], rgb, labels, plans[0][1].size, max(p.need for _, p in plans), probs, plans)
+
+    def _image_plans(self, image, height, width, pixel_bytes, options):
+        try:
+            return self._plans(height, width, pixel_bytes, options)
+        except InputError as e:
+            raise type(e)('%s: %s' % (image, e)) from None
 
     def _plans(self, height, width, pixel_bytes, options):
         """[((scale, flip), Plan)] of every pass the options ask for."""
@@ -714,7 +734,8 @@ class Segmenter:
     def _window_need(self, kept, height, width, segment_bytes):
         side = tiling.window_side(kept, self.geometry)
         band = min(height, side) + LABEL_TILE       # the image rows, and label rows waiting for a tile row
-        preview = (3 + 1 + 4) * min(height, PREVIEW_SIDE) * min(width, PREVIEW_SIDE)
+        factor = max(1, -(-max(height, width) // PREVIEW_SIDE))
+        preview = (3 + 1 + 4) * -(-height // factor) * -(-width // factor)
         return (self.memory_needed(min(height, side), min(width, side), band, width, BAND_BYTES)
                 + 2 * segment_bytes + preview)
 
@@ -824,6 +845,35 @@ class Segmenter:
         return [stem + '.tif', stem + '_overlay.jpg'], factor
 
 
+def tta_probs(net, record, inputs, flip, scales):
+    """[C x H x W float32 mean softmax per record output] of a deploy net over its input blobs
+    ({blob: C x H x W float32, already normalized}) mirrored (flip) and scaled by each factor
+    (bilinear, channel by channel; nearest for depth), every variant's softmax brought back to H x W."""
+    h, w = next(iter(inputs.values())).shape[1:]
+    total = None
+    n = 0
+    for scale in scales:
+        size = max(1, round(h * scale)), max(1, round(w * scale))
+        for mirrored in ((False, True) if flip else (False,)):
+            for inp in record.inputs:
+                x = inputs[inp.blob]
+                x = np.stack([_resize(np.ascontiguousarray(c, np.float32), *size, Image.BILINEAR) for c in x])
+                blob = net.blobs[inp.blob]
+                blob.reshape(1, x.shape[0], *size)
+                blob.data[0] = x[:, :, ::-1] if mirrored else x
+            net.reshape()
+            net.forward()
+            probs = []
+            for out in record.outputs:
+                p = softmax(net.blobs[out.blob].data[0])
+                if mirrored:
+                    p = p[:, :, ::-1]
+                probs.append(_resize_channels(p, h, w, np.float32) if size != (h, w) else p)
+            total = probs if total is None else [t + p for t, p in zip(total, probs)]
+            n += 1
+    return [t / n for t in total]
+
+
 def softmax(scores):
     """Softmax over the classes (axis 0) of C x H x W scores, float32 (Caffe's Softmax layer)."""
     e = np.exp(scores - scores.max(0, keepdims=True))
@@ -883,12 +933,16 @@ def write_outputs(result, out_dir, base, record, palettes=None):
         del im
         written += [stem + '.png', stem + '_overlay.jpg']
         if result.probs is not None:
-            probs = result.probs[k]
-            files.write_whole(stem + '_scores.npy', lambda tmp: _save_npy(tmp, probs))
-            files.write_whole(stem + '_confidence.png',
-                              lambda tmp: Image.fromarray(confidence(probs)).save(tmp, format='PNG'))
-            written += [stem + '_scores.npy', stem + '_confidence.png']
+            written += save_probabilities(stem, result.probs[k])
     return written
+
+
+def save_probabilities(stem, probs):
+    """Write <stem>_scores.npy (C x H x W float16 probabilities) and <stem>_confidence.png (8-bit, the
+    top probability x 255), each whole or not at all.  Returns the paths."""
+    files.write_whole(stem + '_scores.npy', lambda tmp: _save_npy(tmp, probs))
+    files.write_whole(stem + '_confidence.png', lambda tmp: Image.fromarray(confidence(probs)).save(tmp, format='PNG'))
+    return [stem + '_scores.npy', stem + '_confidence.png']
 
 
 def _save_npy(path, array):
