@@ -834,7 +834,7 @@ class Segmenter:
             write_whole(stem + '.tif', lambda tmp: tifffile.imwrite(
                 tmp, label_tiles(), shape=(height, width), dtype=np.uint8, tile=(LABEL_TILE, LABEL_TILE),
                 compression='zlib', photometric='palette', colormap=cmap, bigtiff=height * width > 1 << 31,
-                metadata=None))
+                metadata=None, maxworkers=1, buffersize=LABEL_TILE * LABEL_TILE * -(-width // LABEL_TILE)))
         names = out[0].class_names() if out[0].classes else []
         entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c])
                    for c in np.flatnonzero(counts) if c != readers.VOID]
