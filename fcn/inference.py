@@ -93,10 +93,13 @@ TIFF_EXTS = ('.tif', '.tiff')
 #: The longest side of the (downsampled) overlay of an image read window by window.
 PREVIEW_SIDE = 2048
 #: Side of the tiles of the label TIFF written for an image read window by window.
-LABEL_TILE = 256
+LABEL_TILE = 128
 #: Bytes per pixel of a band of an image read window by window: its RGB rows (3), the label rows (1) and
-#: the rows waiting to fill a row of label tiles (1), a tile's copy for the encoder (1).
-BAND_BYTES = 6
+#: the rows waiting to fill a row of label tiles (1), copies of them and allocator slack (5, measured).
+BAND_BYTES = 10
+#: Bytes per pixel of a row of label tiles that tifffile's encoder holds while it compresses them
+#: (measured: about 9 on a 12000-pixel-wide image, zlib).
+WRITER_BYTES = 12
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.ppm', '.webp')
 WHO = 'infer'
 
@@ -737,7 +740,7 @@ class Segmenter:
         factor = max(1, -(-max(height, width) // PREVIEW_SIDE))
         preview = (3 + 1 + 4) * -(-height // factor) * -(-width // factor)
         return (self.memory_needed(min(height, side), min(width, side), band, width, BAND_BYTES)
-                + 2 * segment_bytes + preview)
+                + 2 * segment_bytes + preview + WRITER_BYTES * LABEL_TILE * width)
 
     def segment_windows(self, files, out_dir, base, options=None):
         """Segment a TIFF image read window by window (fcn.readers.TiffWindows) in bands of tiles, each
@@ -848,7 +851,7 @@ class Segmenter:
 def tta_probs(net, record, inputs, flip, scales):
     """[C x H x W float32 mean softmax per record output] of a deploy net over its input blobs
     ({blob: C x H x W float32, already normalized}) mirrored (flip) and scaled by each factor
-    (bilinear, channel by channel; nearest for depth), every variant's softmax brought back to H x W."""
+    (bilinear, channel by channel), every variant's softmax brought back to H x W."""
     h, w = next(iter(inputs.values())).shape[1:]
     total = None
     n = 0
