@@ -92,11 +92,17 @@ EXTRA_NAMES = {'depth': 'a depth image', 'hha': 'an HHA image'}
 TIFF_EXTS = ('.tif', '.tiff')
 #: The longest side of the (downsampled) overlay of an image read window by window.
 PREVIEW_SIDE = 2048
+#: Peak bytes per pixel of a strip of the overlay as vis blends it (float64 copies of the image and the
+#: colours, and their sum); the overlay of an image read window by window is blended OVERLAY_STRIP
+#: pixels at a time.
+OVERLAY_STRIP_BYTES = 80
+OVERLAY_STRIP = 1 << 17
 #: Side of the tiles of the label TIFF written for an image read window by window.
 LABEL_TILE = 128
 #: Bytes per pixel of a band of an image read window by window: its RGB rows (3), the label rows (1) and
-#: the rows waiting to fill a row of label tiles (1), copies of them and allocator slack (5, measured).
-BAND_BYTES = 10
+#: the rows waiting to fill a row of label tiles (1), copies of them and allocator slack (7: measured on
+#: a 12000-pixel-wide TIFF, tests/test_infer_memory.py).
+BAND_BYTES = 12
 #: Bytes per pixel of a row of label tiles that tifffile's encoder holds while it compresses them
 #: (measured: about 9 on a 12000-pixel-wide image, zlib).
 WRITER_BYTES = 12
@@ -734,11 +740,23 @@ class Segmenter:
         pixel_bytes = self.pixel_bytes({'image': mode})
         return self.memory_needed(*self.smallest, height, width, pixel_bytes) > self.budget
 
+    def _preview_factor(self, height, width):
+        """The downsampling of the overlay of an image read window by window: to PREVIEW_SIDE pixels a
+        side at most, and more where blending it would not fit in the budget."""
+        factor = max(1, -(-max(height, width) // PREVIEW_SIDE))
+        while factor < max(height, width):
+            pixels = -(-height // factor) * -(-width // factor)
+            if (self.weight_bytes + self.constant + (3 + 1 + 4) * pixels
+                    + OVERLAY_STRIP_BYTES * min(pixels, OVERLAY_STRIP)) <= self.budget:
+                break
+            factor += 1
+        return factor
+
     def _window_need(self, kept, height, width, segment_bytes):
         side = tiling.window_side(kept, self.geometry)
         band = min(height, side) + LABEL_TILE       # the image rows, and label rows waiting for a tile row
-        factor = max(1, -(-max(height, width) // PREVIEW_SIDE))
-        preview = (3 + 1 + 4) * -(-height // factor) * -(-width // factor)
+        factor = self._preview_factor(height, width)
+        preview = (3 + 1) * -(-height // factor) * -(-width // factor)
         return (self.memory_needed(min(height, side), min(width, side), band, width, BAND_BYTES)
                 + 2 * segment_bytes + preview + WRITER_BYTES * LABEL_TILE * width)
 
@@ -791,7 +809,7 @@ class Segmenter:
                                                                                     src.segment_bytes)),
                                         stride, gib(self.budget)))
                 kept = lo * stride
-            factor = max(1, -(-max(height, width) // PREVIEW_SIDE))
+            factor = self._preview_factor(height, width)
             preview_rgb = np.zeros((-(-height // factor), -(-width // factor), 3), np.uint8)
             preview = np.zeros(preview_rgb.shape[:2], np.uint8)
             counts = np.zeros(256, np.int64)
@@ -842,7 +860,11 @@ class Segmenter:
         entries = [(names[c] if c < len(names) else 'class %d' % c, palette[c])
                    for c in np.flatnonzero(counts) if c != readers.VOID]
         ignore = (0, readers.VOID) if names[:1] == ['background'] else (readers.VOID,)
-        im = vis.overlay_image(preview_rgb, preview, ignore=ignore, palette=palette)
+        im = Image.new('RGB', preview.shape[::-1])
+        rows = max(1, OVERLAY_STRIP // preview.shape[1])
+        for r in range(0, preview.shape[0], rows):
+            im.paste(vis.overlay_image(preview_rgb[r:r + rows], preview[r:r + rows], ignore=ignore, palette=palette),
+                     (0, r))
         vis.draw_legend(im, entries)
         write_whole(stem + '_overlay.jpg', partial(im.save, format='JPEG', quality=92))
         return [stem + '.tif', stem + '_overlay.jpg'], factor

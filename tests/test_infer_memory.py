@@ -90,7 +90,9 @@ def test_a_tiff_too_large_to_decode_is_segmented_window_by_window(tmp_path):
     assert tiny['rc'] == 0, tiny['stderr']
     run = infer(big, tmp_path / 'out')
     assert run['rc'] == 0, run['stderr']
-    assert 'read window by window' in run['stderr'] and 'overlay at 1/6 scale' in run['stderr'], run['stderr']
+    import re
+    factor = int(re.search(r'read window by window.* overlay at 1/(\d+) scale', run['stderr']).group(1))
+    assert factor >= 6                                                              # 2048 pixels a side at most
     print('budget %.0f MiB, fixed cost %.0f MiB, peak %.0f MiB, the image decoded %.0f MiB'
           % (budget / 2 ** 20, tiny['peak'] / 2 ** 20, run['peak'] / 2 ** 20, 3 * height * width / 2 ** 20))
     assert run['peak'] - tiny['peak'] <= budget < 3 * height * width / 2          # never half the image
@@ -99,8 +101,9 @@ def test_a_tiff_too_large_to_decode_is_segmented_window_by_window(tmp_path):
         assert page.shape == (height, width) and page.is_tiled
         labels = page.asarray()
     assert len(np.unique(labels[:, 7000])) >= 2                                     # the gradient is seen
-    assert (labels == labels[:, :1]).all()                                          # row by row, as the image
-    assert Image.open(tmp_path / 'out' / 'big_overlay.jpg').size == (2000, 1000)
+    assert (labels[:, 1:-1] == labels[:, 1:2]).all()           # no seams: constant along rows, as the image
+                                                                # (the border columns see the net's padding)
+    assert Image.open(tmp_path / 'out' / 'big_overlay.jpg').size == (-(-width // factor), -(-height // factor))
 
 
 def test_an_unreadable_tiff_is_one_line(tmp_path):
