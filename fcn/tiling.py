@@ -89,23 +89,18 @@ def _crop_offset(layer):
     return Fraction(spatial.pop())
 
 
-def _step(layer, bottom):
-    """(stride, lo, hi) of a top from its first bottom's: element i of a blob depends on the input
-    pixels stride * i + lo ... stride * i + hi."""
-    a, lo, hi = bottom
-    t = layer.type
-    if t in ('Convolution', 'Pooling'):
-        s, e, p = _window(layer)
-        return a * s, lo - a * p, hi + a * (e - 1 - p)
-    if t == 'Deconvolution':
-        s, e, p = _window(layer)
-        return a / s, lo + a * (p - e + 1) / s, hi + a * p / s
-    if t == 'Crop':
-        o = _crop_offset(layer)
-        return a, lo + a * o, hi + a * o
-    if t in PASS_THROUGH:
-        return a, lo, hi
-    raise TilingError('layer %s (%s) has no coordinate map' % (layer.name, t))
+def _stride(layer, stride):
+    """Input pixels per element of a layer's top, from its bottom's."""
+    if layer.type in ('Convolution', 'Pooling'):
+        return stride * _window(layer)[0]
+    if layer.type == 'Deconvolution':
+        return stride / _window(layer)[0]
+    if layer.type == 'Crop':
+        _crop_offset(layer)                       # H and W cropped alike, else TilingError
+        return stride
+    if layer.type in PASS_THROUGH:
+        return stride
+    raise TilingError('layer %s (%s) has no coordinate map' % (layer.name, layer.type))
 
 
 def geometry(deploy, inputs, output):
@@ -118,27 +113,23 @@ def geometry(deploy, inputs, output):
     net = pb.NetParameter()
     with open(deploy) as f:
         text_format.Merge(f.read(), net)
-    blobs = {name: (Fraction(1), Fraction(0), Fraction(0)) for name in inputs}
-    strides = set()
+    blobs = {name: Fraction(1) for name in inputs}      # input pixels per element of each blob
     for layer in net.layer:
         if layer.type == 'Input' or not layer.bottom:
             continue
         if any(b not in blobs for b in layer.bottom):
             continue                                  # not fed by the image
-        maps = [blobs[b] for b in (layer.bottom[:1] if layer.type == 'Crop' else layer.bottom)]
-        if len({m[0] for m in maps}) > 1:
+        strides = {blobs[b] for b in (layer.bottom[:1] if layer.type == 'Crop' else layer.bottom)}
+        if len(strides) > 1:
             raise TilingError('layer %s joins blobs of different strides' % layer.name)
-        merged = (maps[0][0], min(m[1] for m in maps), max(m[2] for m in maps))
-        top = _step(layer, merged)
-        strides.add(top[0])
         for name in layer.top:
-            blobs[name] = top
+            blobs[name] = _stride(layer, strides.pop())
     if output not in blobs:
         raise TilingError('output %s does not depend on the input through mapped layers' % output)
-    if blobs[output][0] != 1:
-        raise TilingError('output %s is not at the input\'s scale (stride %s)' % (output, blobs[output][0]))
+    if blobs[output] != 1:
+        raise TilingError('output %s is not at the input\'s scale (stride %s)' % (output, blobs[output]))
     grid = 1
-    for s in strides:
+    for s in set(blobs.values()):
         grid = grid * s.numerator // math.gcd(grid, s.numerator)
     before = after = 0
     far = grid * 1000                                 # an output pixel far from the borders, at each phase

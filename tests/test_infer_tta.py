@@ -36,7 +36,7 @@ def test_evaluate_reports_the_metrics_with_and_without_tta(voc, monkeypatch, cap
     out = capsys.readouterr().out
     assert 'test-time augmentation: flip, scales 1,1.25' in out
     before, after = summary(out, 1), summary(out, 2)
-    assert set(before) == {'pixel accuracy', 'mean accuracy', 'mean IU', 'f.w. IU'}
+    assert set(before) == set(after) == {'pixel accuracy', 'mean accuracy', 'mean IU', 'f.w. IU'}
     mean_iu = re.search(r'^mean IU\s+(\d+\.\d+)$', plain, re.M).group(1)
     assert float(before['mean IU']) == pytest.approx(float(mean_iu), abs=0.06)    # the plain column
     probs = np.load(tmp_path / 'i1_scores.npy').astype(np.float32)
