@@ -9,6 +9,9 @@ The net's val (or test) prototxt reads the split through its own data layer, so 
 be under data/ (see data/README.md).  Every output head is scored (SIFT Flow: semantic and
 geometric); the published figures and their sources come from the net's record.
 
+    python evaluate.py voc-fcn8s --tta flip --scales 0.75,1,1.25   # metrics with and without TTA
+    python evaluate.py voc-fcn8s --save out/pred --scores          # label PNGs, probabilities, confidence
+
 --report DIR writes DIR/index.html, a page that opens from disk in any browser: the four
 metrics beside the published figures, per-class IU and accuracy with pixel counts, the
 row-normalized confusion matrix, the N worst and N best images by their own mean IU (image |
@@ -17,6 +20,7 @@ ground truth | prediction), and the learning curve when the run's log.csv is bes
 """
 import sys
 
+import infer
 from fcn import cli, device, evaluation, report
 
 
@@ -27,6 +31,9 @@ def main(argv=None):
     ap.add_argument('--val', help='file of ids (default: the dataset\'s benchmark split)')
     ap.add_argument('--limit', type=cli.positive_int, help='score only the first N images')
     ap.add_argument('--save', help='folder for the predicted label PNGs')
+    ap.add_argument('--scores', action='store_true', help='with --save, the probabilities too (.npy, float16) '
+                    'and a confidence map (.png)')
+    infer.add_tta_arguments(ap)
     ap.add_argument('--gpu', type=cli.device_id, help='CUDA device id (CPU when omitted)')
     ap.add_argument('--allow-partial', action='store_true',
                     help='score even with a caffemodel that sets none of the net\'s layers (they keep their fillers)')
@@ -35,8 +42,11 @@ def main(argv=None):
                     help='the N worst and N best images on the report page (default 5)')
     args = ap.parse_args(argv)
     device.use(args.gpu)
+    if args.scores and not args.save:
+        ap.error('--scores goes with --save FOLDER')
     ev = evaluation.evaluate(args.net, weights=args.weights, val=args.val, limit=args.limit, save=args.save,
                              allow_partial=args.allow_partial, log=lambda line: print(line, file=sys.stderr),
+                             flip=args.tta == 'flip', scales=args.scales, scores=args.scores,
                              keep=args.report_images if args.report else 0)
     print(evaluation.report(ev))
     if args.report:

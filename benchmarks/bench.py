@@ -14,7 +14,8 @@ For voc-fcn32s/16s/8s and voc-fcn-alexnet at 500x500 and at a typical VOC size
 - where a training pass of FCN-8s spends its time, layer by layer, and how
   the figures stand against the project's targets;
 - fast mode's forward with compile=True (torch.compile) beside it without;
-- how far fast mode moves a trained net's outputs from the faithful ones.
+- how far fast mode moves a trained net's outputs from the faithful ones;
+- infer.py on a folder of 500x375 photos: images/s beside the bare forward (benchmarks/folder.py).
 
     python -m benchmarks.bench                       # every net and size, CPU, writes BENCHMARKS.md
     python -m benchmarks.bench --gpu 0 --reps 20     # on a CUDA device
@@ -36,7 +37,7 @@ import time
 
 import torch
 
-from benchmarks import measure, report
+from benchmarks import folder, measure, report
 from benchmarks.measure import NETS, ROOT, SIZES, parse_size
 from torchcaffe import mode as caffe_mode
 from torchcaffe.io import write_atomic
@@ -119,6 +120,11 @@ def compiled_text(args):
     return report.compiled_section(measure_compiled_rows(args), args.gpu)
 
 
+def folder_text(args):
+    images, reps = 6, min(args.reps, 3)
+    return folder.section(folder.measure(images=images, reps=reps), images, reps)
+
+
 def deviation_text(args):
     return report.deviation_section(measure.deviation(args.gpu), args.gpu)
 
@@ -127,7 +133,8 @@ def deviation_text(args):
 SECTIONS = {'bookkeeping': (report.BOOKKEEPING_TITLE, bookkeeping_text),
             'dropout': (report.DROPOUT_TITLE, dropout_text),
             'compiled': (report.COMPILED_TITLE, compiled_text),
-            'deviation': (report.DEVIATION_TITLE, deviation_text)}
+            'deviation': (report.DEVIATION_TITLE, deviation_text),
+            'folder': (folder.TITLE, folder_text)}
 
 
 def main(argv=None):

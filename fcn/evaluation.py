@@ -4,6 +4,10 @@ The net's val (or test) prototxt reads the split through its own data layer, in 
 the record's val ids; each forward gives one image's scores and ground truth.  One confusion
 matrix per output head (SIFT Flow: semantic and geometric) gives the paper's four metrics
 (score.compute_metrics), which `report` sets beside the record's published figures.
+
+With test-time augmentation (flip, scales), the deploy net also segments each image's input blobs
+mirrored and scaled (fcn.inference.tta_probs) and a second set of matrices scores the argmax of
+the mean softmax: the report gives the metrics with and without.
 """
 import os
 from dataclasses import dataclass, field
@@ -14,7 +18,7 @@ from tqdm import tqdm
 import score
 import vis
 from backend import caffe
-from fcn import report as pages, training
+from fcn import inference, report as pages, training
 from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import MissingFile
 from models import records
@@ -31,12 +35,18 @@ class Evaluation:
     hists: dict = field(default_factory=dict)      # score blob: n x n confusion histogram (score.fast_hist)
     image_iu: dict = field(default_factory=dict)   # score blob: each image's own mean IU, in ids order
     extremes: dict = field(default_factory=dict)   # score blob: fcn.report.Extremes (with keep)
+    tta_metrics: dict = None
+    tta: str = ''
 
 
-def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=False, log=print, keep=0):
+def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=False, log=print,
+             flip=False, scales=(1.0,), scores=False, keep=0):
     """Score `name` (net name, alias or folder) with `weights` (default weights/<net>.caffemodel) on
     its val split (or the ids file `val`), the first `limit` images when given.  With `save`,
-    each head's predictions are written there as palette PNGs <id><suffix>.png.  Raises
+    each head's predictions are written there as palette PNGs <id><suffix>.png, and with `scores`
+    its probabilities too (<id><suffix>_scores.npy, float16 classes x H x W, and
+    <id><suffix>_confidence.png).  flip, scales: test-time augmentation through the deploy net,
+    scored beside the plain pass (tta_metrics); the saved files are then the augmented ones.  Raises
     MissingFile for missing weights, split or val net, WeightsMismatch for a caffemodel that sets
     none of the net's layers (unless allow_partial); a partial one is a warning through `log`.
     Each image's own mean IU is scored from its own histogram; with `keep`, the `keep` worst and
@@ -57,14 +67,24 @@ def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=
     hists = {}
     image_iu = {out.blob: [] for out in rec.outputs}
     extremes = {out.blob: pages.Extremes(keep) for out in rec.outputs} if keep else {}
+    tta = flip or tuple(scales) != (1.0,)
+    deploy = None
+    if tta:
+        deploy = caffe.Net(rec.deploy, caffe.TEST)
+        load_weights(deploy, path, True)
+    tta_hists = {}
     if save:
         os.makedirs(save, exist_ok=True)
     for image_id in tqdm(ids, desc='scoring', leave=False, disable=None):
         net.forward()
-        for out in rec.outputs:
-            scores = net.blobs[out.blob].data[0]
-            pred = scores.argmax(0)
-            n = scores.shape[0]
+        probs = None
+        if tta:
+            probs = inference.tta_probs(deploy, rec, {i.blob: net.blobs[i.blob].data[0] for i in rec.inputs},
+                                        flip, scales)
+        for k, out in enumerate(rec.outputs):
+            blob = net.blobs[out.blob].data[0]
+            pred = blob.argmax(0)
+            n = blob.shape[0]
             label = net.blobs[out.label].data[0, 0]
             hist = score.fast_hist(label, pred, n)
             hists[out.blob] = hists.get(out.blob, 0) + hist
@@ -72,10 +92,20 @@ def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=
             if keep:
                 extremes[out.blob].offer(image_id, image_iu[out.blob][-1],
                                          lambda: (pages.net_image(net, rec), np.array(label), pred))
+            p = inference.softmax(blob) if probs is None else probs[k]
+            if tta:
+                pred = p.argmax(0)
+                tta_hists[out.blob] = tta_hists.get(out.blob, 0) + score.fast_hist(label, pred, n)
             if save:
-                vis.save_label_png(os.path.join(save, image_id + out.suffix + '.png'), pred)
+                stem = os.path.join(save, image_id + out.suffix)
+                vis.save_label_png(stem + '.png', pred)
+                if scores:
+                    inference.save_probabilities(stem, p.astype(np.float16))
     metrics = {blob: score.compute_metrics(np.asarray(h)) for blob, h in hists.items()}
-    return Evaluation(rec, path, ids, metrics, bool(limit), hists, image_iu, extremes)
+    tta_metrics = {blob: score.compute_metrics(np.asarray(h)) for blob, h in tta_hists.items()} or None
+    what = ', '.join((['flip'] if flip else []) + (['scales ' + ','.join('%g' % s for s in scales)]
+                                                   if tuple(scales) != (1.0,) else []))
+    return Evaluation(rec, path, ids, metrics, bool(limit), hists, image_iu, extremes, tta_metrics, what)
 
 
 def report(ev):
@@ -100,6 +130,14 @@ def report(ev):
             title = '%s %s' % (ev.record.output(p.output).title or p.output, title)
         measured = 100 * ev.metrics[p.output][p.metric]
         lines.append('%-22s %9.1f %9.1f  %s (%s)' % (title, p.value, measured, p.split, p.source))
+    if ev.tta_metrics:
+        lines.append('')
+        lines.append('%-22s %9s %9s  (test-time augmentation: %s)' % ('metric', 'plain', 'augmented', ev.tta))
+        for out in ev.record.outputs:
+            head = (out.title or out.blob) + ' ' if len(ev.record.outputs) > 1 else ''
+            for metric, title in SUMMARY.items():
+                lines.append('%-22s %9.1f %9.1f' % (head + title, 100 * ev.metrics[out.blob][metric],
+                                                    100 * ev.tta_metrics[out.blob][metric]))
     if ev.partial and ev.record.published:
         lines.append('measured on a subset: compare on the full split')
     return '\n'.join(lines)

@@ -295,3 +295,66 @@ def modality_input(kind, source, mean, what=None, who='input', upright=False, ma
 
 
 
+
+
+class TiffWindows:
+    """A TIFF or BigTIFF image read window by window with tifffile: a window decodes only the tiles (or
+    strips) it covers, so an image far larger than memory can be segmented.  8-bit RGB, RGBA (alpha
+    dropped, as read_rgb does) or grayscale, samples stored together.  `segment_bytes`: the decoded
+    size of one tile or strip.  DataError, naming the file, for anything else or a damaged file."""
+
+    def __init__(self, path, what, who):
+        import tifffile
+        require_file(path, what, who)
+        self.path, self.what, self.who = path, what, who
+        try:
+            self._tif = tifffile.TiffFile(path)
+            page = self._tif.pages.first
+            page.dataoffsets   # noqa: B018 (read the tags now: a damaged file fails here)
+        except Exception as e:
+            raise DataError('%s: cannot read %s %s as a TIFF: %s' % (who, what, path, e)) from e
+        self._page = page
+        samples = page.samplesperpixel
+        if page.dtype != np.uint8 or samples not in (1, 3, 4) or (samples > 1 and page.planarconfig != 1) \
+                or page.imagedepth != 1 or page.photometric not in (1, 2):
+            self.close()
+            raise DataError('%s: %s %s cannot be read window by window: only 8-bit RGB, RGBA or grayscale '
+                            'TIFFs with their samples stored together are (this one: %s, %d samples, %s)'
+                            % (who, what, path, page.dtype, samples, page.photometric.name))
+        self.height, self.width = page.imagelength, page.imagewidth
+        if page.is_tiled:
+            self._seg = (page.tilelength, page.tilewidth)
+        else:
+            self._seg = (min(page.rowsperstrip or self.height, self.height), self.width)
+        self.segment_bytes = self._seg[0] * self._seg[1] * (samples + 3)
+
+    def read(self, y0, y1, x0, x1):
+        """Rows y0:y1, columns x0:x1 as (y1 - y0) x (x1 - x0) x 3 uint8 RGB."""
+        page, (sh, sw) = self._page, self._seg
+        out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+        across = -(-self.width // sw)
+        fh = self._tif.filehandle
+        for r in range(y0 // sh, (y1 - 1) // sh + 1):
+            for c in range(x0 // sw, (x1 - 1) // sw + 1):
+                i = r * across + c
+                try:
+                    fh.seek(page.dataoffsets[i])
+                    data = fh.read(page.databytecounts[i])
+                    seg = page.decode(data, i, jpegtables=page.jpegtables)[0]
+                    seg = seg.reshape(seg.shape[-3:])
+                except Exception as e:
+                    raise DataError('%s: cannot decode %s %s (segment %d): %s'
+                                    % (self.who, self.what, self.path, i, e)) from e
+                ys, xs = (max(y0, r * sh), min(y1, (r + 1) * sh)), (max(x0, c * sw), min(x1, (c + 1) * sw))
+                part = seg[ys[0] - r * sh:ys[1] - r * sh, xs[0] - c * sw:xs[1] - c * sw]
+                out[ys[0] - y0:ys[1] - y0, xs[0] - x0:xs[1] - x0] = part[..., :3] if part.shape[2] >= 3 else part
+        return out
+
+    def close(self):
+        self._tif.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

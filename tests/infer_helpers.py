@@ -55,3 +55,58 @@ def subprocess_env():
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
     return env
+
+
+def he_weights(deploy, path, seed=0):
+    """Save a caffemodel of `deploy` whose convolutions are He-scaled (N(0, 2 / fan_in), biases
+    N(0, 0.1^2)) and whose upsampling is bilinear (surgery.interp), so that labels vary over an image:
+    the small weights of random_weights give one label everywhere, which would prove nothing."""
+    import surgery
+    net = caffe.Net(str(deploy), caffe.TEST)
+    rng = np.random.default_rng(seed)
+    ups = surgery.deconv_layers(net)
+    for name, params in net.params.items():
+        if name in ups:
+            continue
+        w = params[0].data
+        fan_in = int(np.prod(w.shape[1:]))
+        w[...] = rng.standard_normal(w.shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
+        if len(params) > 1:
+            params[1].data[...] = rng.standard_normal(params[1].data.shape, dtype=np.float32) * np.float32(0.1)
+    surgery.interp(net, ups)
+    net.save(str(path))
+    return str(path)
+
+
+def photo(height, width, seed=0):
+    """An H x W x 3 uint8 test photo: the real VOC JPEG tiled and mirrored to the size, with noise, so
+    that every region differs."""
+    from PIL import Image
+    base = np.asarray(Image.open(REAL_JPEG).convert('RGB'))
+    reps = (-(-height // base.shape[0]), -(-width // base.shape[1]))
+    rows = [np.concatenate([base if (i + j) % 2 == 0 else base[:, ::-1] for j in range(reps[1])], axis=1)
+            for i in range(reps[0])]
+    big = np.concatenate(rows, axis=0)[:height, :width].astype(np.int16)
+    noise = np.random.default_rng(seed).integers(-20, 21, big.shape, dtype=np.int16)
+    return np.clip(big + noise, 0, 255).astype(np.uint8)
+
+
+def micro_fcn8s(folder):
+    """A net folder (deploy.prototxt, record.json) with shapes-fcn8s's geometry (pad 100, five poolings,
+    fc6 7x7, the 8s skips, deconvolutions and crops) but 4-channel convolutions and 16-channel fc6/fc7:
+    the same tiles and reach, at a small fraction of the slim net's arithmetic, for the tests that
+    segment tens of megapixels.  Returns the folder."""
+    import re
+    os.makedirs(folder, exist_ok=True)
+    src = os.path.join(REPO, 'models', 'shapes-fcn8s')
+    text = open(os.path.join(src, 'deploy.prototxt')).read()
+    text = re.sub(r'num_output: (8|16|32|64)\b', 'num_output: 4', text)
+    text = re.sub(r'num_output: 512\b', 'num_output: 16', text)
+    with open(os.path.join(folder, 'deploy.prototxt'), 'w') as f:
+        f.write(text)
+    with open(os.path.join(src, 'record.json')) as f:
+        record = json.load(f)
+    record.update(name=os.path.basename(os.path.normpath(folder)), title='shapes-fcn8s\'s geometry, 4 channels', aliases=[], published=[])
+    with open(os.path.join(folder, 'record.json'), 'w') as f:
+        json.dump(record, f)
+    return str(folder)

@@ -201,7 +201,8 @@ def test_alpha_is_dropped_as_the_data_layers_do(tmp_path):
     assert tuple(out[0, 0]) == (0, 0, 0) and tuple(out[1, 1]) == (10, 20, 30)
 
 
-def test_an_image_over_the_memory_budget_is_segmented_smaller_and_scaled_back(tiny_net, tmp_path, capsys):
+def test_with_resize_an_image_over_the_memory_budget_is_segmented_smaller_and_scaled_back(tiny_net, tmp_path,
+                                                                                            capsys):
     folder, weights = tiny_net
     width, height = Image.open(REAL_JPEG).size
     seg = segmenter(folder, weights)
@@ -210,7 +211,8 @@ def test_an_image_over_the_memory_budget_is_segmented_smaller_and_scaled_back(ti
     full = seg.memory_needed(height, width, height, width, pixel_bytes)
     budget = fixed + (full - fixed) / 3
     out = tmp_path / 'out'
-    assert run([REAL_JPEG, '--net', folder, '--weights', weights, '--out', out, '--max-memory', '%dK' % (budget // 1024)]) == 0
+    assert run([REAL_JPEG, '--net', folder, '--weights', weights, '--out', out, '--max-memory', '%dK' % (budget // 1024),
+                '--resize']) == 0
     err = capsys.readouterr().err
     assert 'does not fit' in err and 'labels scaled back' in err
     label = vis.read_label_png(str(out / 'voc-2007_000129.png'))
