@@ -2,6 +2,7 @@
 score.py, export_onnx.py, demo.py, data/download.py) call.
 
     fcn.segment    segment one image from Python: labels = fcn.segment('photo.jpg', net='voc-fcn8s')
+    fcn.api        where fcn.segment lives
     fcn.paths      where nets, datasets, weights and outputs live
     fcn.errors     the exceptions the library raises for problems a user can fix
     fcn.cli        the boundary every command line goes through: a known error is one line
@@ -12,6 +13,8 @@ score.py, export_onnx.py, demo.py, data/download.py) call.
     fcn.weights    which caffemodel a net loads, checked against the net before copy_from
     fcn.readers    reading images, label maps, depth, HHA, .mat files and palettes
     fcn.dataset    a user's own dataset: its layouts, reading, and every problem before training
+    fcn.class_weights  per-class loss weights from a train split's pixels (median or inverse frequency)
+    fcn.report     the report pages: evaluation, dataset check, training run
     fcn.download   the datasets and published weights, fetched only when asked
     fcn.device     the CPU or a CUDA device for the nets
     fcn.files      files written whole (temporary file, then rename)
