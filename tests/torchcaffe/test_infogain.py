@@ -223,5 +223,5 @@ def test_h_reshaped_to_another_size_is_refused():
 
 def test_scores_and_labels_of_other_batch_sizes_are_refused():
     """LossLayer::Reshape (which InfogainLossLayer inherits) checks the first dimensions agree."""
-    with pytest.raises(caffe.CaffeError, match='same first dimension \\(2 vs 1\\)'):
+    with pytest.raises(caffe.CaffeError, match='same first dimension \\(2 vs 1\\b'):
         _net(LAYER % ('bottom: "H"', '', ''), dict(SHAPES, label=(1, 2, 3, 5)))

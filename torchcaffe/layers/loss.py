@@ -327,9 +327,7 @@ class InfogainLoss(Layer):
         x, label = bottoms[0].float(), bottoms[1]
         outer, inner = _outer_inner(x.shape, self.axis)
         n_class = x.shape[self.axis]
-        if label.shape[0] != x.shape[0]:       # LossLayer::Reshape's check, which InfogainLoss inherits
-            self.fail('the data and label should have the same first dimension (%d vs %d)'
-                      % (x.shape[0], label.shape[0]))
+        check_loss_bottoms(self, bottoms)      # LossLayer::Reshape's check, which InfogainLoss inherits
         if len(bottoms) == 3 and bottoms[2].numel() != n_class * n_class:
             self.fail('H must be %dx%d (%d values) for %d classes, got %d values'
                       % (n_class, n_class, n_class * n_class, n_class, bottoms[2].numel()))
