@@ -121,8 +121,10 @@ def compiled_text(args):
 
 
 def folder_text(args):
+    """infer.py on a folder, for the profiled net (voc-fcn8s in a full run) in each mode of the run."""
     images, reps = 6, min(args.reps, 3)
-    return folder.section(folder.measure(images=images, reps=reps), images, reps)
+    return folder.section(folder.measure(nets=(profiled_net(args),), modes=args.modes, images=images, reps=reps),
+                          images, reps)
 
 
 def deviation_text(args):

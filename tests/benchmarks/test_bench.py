@@ -2,7 +2,7 @@
 report, and the engine and its plain-PyTorch yardstick agree (no timing is asserted)."""
 import re
 
-from benchmarks import bench, report
+from benchmarks import bench, folder, report
 
 
 def table_rows(text, mode):
@@ -55,3 +55,9 @@ def test_bench_writes_a_report_for_both_modes(tmp_path):
     for row in rows:
         cells = [c.strip() for c in row.strip('|').split('|')]
         assert float(cells[1]) > 0 and float(cells[2]) > 0    # torch's generator, Caffe's stream
+    rows = [line for line in text.split(folder.TITLE)[1].split('##')[0].splitlines()
+            if line.startswith('| voc-fcn-alexnet |')]
+    assert [r.split('|')[2].strip() for r in rows] == ['faithful', 'fast']
+    for row in rows:
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        assert float(cells[2]) > 0 and float(cells[4]) > 0        # forward s, images/s
