@@ -101,7 +101,7 @@ def to_list_files(root, absolute=False):
                            for i in ids])
 
 
-#: make_rare_dataset's classes: three large regions, four rare thin or small ones (each well under 1%
+#: make_rare_dataset's classes: three large regions, four rare thin or small ones (each under 1%
 #: of the pixels), and their colours in the images.
 RARE_CLASSES = ['background', 'ground', 'sky', 'pole', 'wire', 'sign', 'crack']
 RARE_COLOURS = [(90, 110, 90), (120, 100, 80), (150, 180, 220), (200, 60, 40), (30, 30, 30), (240, 200, 0),
@@ -115,20 +115,21 @@ def rare_example(rng, h, w, n_classes, void):
     ground = rng.randint(h // 2 + 4, 3 * h // 4)
     label[:horizon] = 2
     label[ground:] = 1
-    if rng.rand() < 0.6:                                   # a pole: 1 px wide, a third of the height
-        x, top = rng.randint(2, w - 2), rng.randint(horizon, ground)
-        label[max(0, top - h // 3):top, x] = 3
-    if rng.rand() < 0.5:                                   # a wire: a 1 px line across part of the sky
-        y, x0 = rng.randint(1, max(2, horizon - 1)), rng.randint(0, w // 2)
-        label[y, x0:x0 + rng.randint(w // 4, w // 2)] = 4
-    if rng.rand() < 0.5:                                   # a sign: a 3 x 3 square
-        y, x = rng.randint(horizon, ground - 3), rng.randint(0, w - 3)
-        label[y:y + 3, x:x + 3] = 5
-    if rng.rand() < 0.4:                                   # a crack: a 1 px diagonal in the ground
-        y, x = rng.randint(ground, h), rng.randint(0, w - 8)
-        for k in range(rng.randint(4, 9)):
+    if rng.rand() < 0.5:                                   # a pole: 2 to 4 px wide, a quarter of the height
+        x, top, wide = rng.randint(2, w - 6), rng.randint(horizon, ground), rng.randint(2, 5)
+        label[max(0, top - h // 4):top, x:x + wide] = 3
+    if rng.rand() < 0.5:                                   # a wire: a 2 px line across part of the sky
+        y, x0 = rng.randint(1, max(2, horizon - 2)), rng.randint(0, w // 2)
+        label[y:y + 2, x0:x0 + rng.randint(w // 6, w // 3)] = 4
+    if rng.rand() < 0.4:                                   # a sign: a square of 4 to 8 px
+        side = rng.randint(4, 9)
+        y, x = rng.randint(max(0, horizon - side), ground - side), rng.randint(0, w - side)
+        label[y:y + side, x:x + side] = 5
+    if rng.rand() < 0.4:                                   # a crack: a 2 px thick diagonal in the ground
+        y, x = rng.randint(ground, h), rng.randint(0, w - 14)
+        for k in range(rng.randint(6, 13)):
             if y + k < h:
-                label[y + k, x + k] = 6
+                label[y + k, x + k:x + k + 2] = 6
     colours = np.array(RARE_COLOURS[:n_classes], np.float64)
     rgb = colours[label] + rng.normal(0, 12, size=(h, w, 3))
     unlabelled = np.zeros((h, w), bool)
@@ -145,7 +146,8 @@ def rare_example(rng, h, w, n_classes, void):
 
 def make_rare_dataset(root, n_train=300, n_val=60, size=(48, 64), seed=0, ext='.png'):
     """A folder-layout dataset of rare thin classes: ground, sky and background cover most pixels;
-    pole (1 px wide), wire (1 px high), sign (3 x 3) and crack (1 px diagonal) each well under 1%
+    pole (2 to 4 px wide), wire (2 px high), sign (4 x 4 to 8 x 8) and crack (a 2 px thick diagonal)
+    each under 1%
     of them; unlabelled pixels (the frame's edge, some blobs) are stored as class index 7 and named
     in void.txt.  Returns {id: label map}, void as 255 (what the data layer gives)."""
     root = str(root)
