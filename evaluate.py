@@ -20,7 +20,6 @@ ground truth | prediction), and the learning curve when the run's log.csv is bes
 """
 import sys
 
-import infer
 from fcn import cli, device, evaluation, report
 
 
@@ -33,7 +32,7 @@ def main(argv=None):
     ap.add_argument('--save', help='folder for the predicted label PNGs')
     ap.add_argument('--scores', action='store_true', help='with --save, the probabilities too (.npy, float16) '
                     'and a confidence map (.png)')
-    infer.add_tta_arguments(ap)
+    cli.add_tta_arguments(ap)
     ap.add_argument('--gpu', type=cli.device_id, help='CUDA device id (CPU when omitted)')
     ap.add_argument('--allow-partial', action='store_true',
                     help='score even with a caffemodel that sets none of the net\'s layers (they keep their fillers)')

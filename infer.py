@@ -77,25 +77,6 @@ def tile_size(text):
     return value
 
 
-def scale_list(text):
-    """argparse type of --scales: comma-separated positive factors."""
-    try:
-        scales = tuple(float(t) for t in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r: give factors such as 0.5,1,1.5' % text) from None
-    if not all(0 < s < 100 for s in scales):
-        raise argparse.ArgumentTypeError('%r: every scale must be positive (and below 100)' % text)
-    return scales
-
-
-def add_tta_arguments(ap):
-    """--tta and --scales, shared with evaluate.py."""
-    ap.add_argument('--tta', choices=['flip'], help='test-time augmentation: also segment the mirrored image '
-                    'and average the softmax')
-    ap.add_argument('--scales', type=scale_list, default=(1.0,), metavar='S,S,...',
-                    help='average the softmax over the image scaled by each factor (e.g. 0.5,1,1.5)')
-
-
 def main(argv=None):
     ap = cli.parser(__doc__, usage='%(prog)s [options] IMAGE [IMAGE ...]',
                     epilog=__doc__.strip().split('\n\n', 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,7 +98,7 @@ def main(argv=None):
                     help='shrink a pass that does not fit and scale its labels back, instead of tiling')
     ap.add_argument('--scores', action='store_true',
                     help='also write the class probabilities (.npy, float16) and a confidence map (.png)')
-    add_tta_arguments(ap)
+    cli.add_tta_arguments(ap)
     ap.add_argument('--fast', action='store_true',
                     help='fast mode: bf16 autocast, TF32, channels_last (not bit-faithful; see BENCHMARKS.md)')
     args = ap.parse_args(argv)

@@ -63,6 +63,25 @@ def positive_int(text):
     return value
 
 
+def scale_list(text):
+    """argparse type of --scales: comma-separated positive factors."""
+    try:
+        scales = tuple(float(t) for t in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r: give factors such as 0.5,1,1.5' % text) from None
+    if not all(0 < s < 100 for s in scales):
+        raise argparse.ArgumentTypeError('%r: every scale must be positive (and below 100)' % text)
+    return scales
+
+
+def add_tta_arguments(ap):
+    """--tta and --scales, for infer.py and evaluate.py."""
+    ap.add_argument('--tta', choices=['flip'], help='test-time augmentation: also segment the mirrored image '
+                    'and average the softmax')
+    ap.add_argument('--scales', type=scale_list, default=(1.0,), metavar='S,S,...',
+                    help='average the softmax over the image scaled by each factor (e.g. 0.5,1,1.5)')
+
+
 def device_id(text):
     """An argparse type: a CUDA device number (>= 0)."""
     try:
