@@ -151,8 +151,8 @@ def main(argv=None):
     ap.add_argument('--train-steps', type=int, default=3, help='timed solver steps (0: skip training)')
     ap.add_argument('--iter-size', type=int,
                     help='images per training iteration for every net (default: each net\'s solver.prototxt)')
-    ap.add_argument('--no-deviation', action='store_true', help='skip the fast-vs-faithful comparison')
-    ap.add_argument('--no-compiled', action='store_true', help='skip the compile=True measurement')
+    ap.add_argument('--skip', nargs='+', default=[], choices=list(SECTIONS), metavar='SECTION',
+                    help='leave these sections out of the report: %s' % ', '.join(SECTIONS))
     ap.add_argument('--only', choices=list(SECTIONS),
                     help='measure one section only and put it into --out in place of its old self')
     ap.add_argument('--out', default=os.path.join(ROOT, 'BENCHMARKS.md'))
@@ -182,11 +182,7 @@ def main(argv=None):
                 results[(net, size, mode_name)] = eng, plain
     net = profiled_net(args)
     profiles = {m: (net, args.sizes[0], _child(args, net, args.sizes[0], m, 'profile')) for m in args.modes}
-    skip = set() if 'fast' in args.modes else {'compiled', 'deviation'}
-    if args.no_compiled:
-        skip.add('compiled')
-    if args.no_deviation:
-        skip.add('deviation')
+    skip = set(args.skip) | (set() if 'fast' in args.modes else {'compiled', 'deviation'})
     if args.gpu is not None:   # GPU Dropout draws from torch's generator either way
         skip.add('dropout')
     sections = [write(args) for name, (_, write) in SECTIONS.items() if name not in skip]

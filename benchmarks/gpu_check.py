@@ -194,8 +194,10 @@ def steps(args, scratch):
     infer = [sys.executable, 'infer.py', images, '--net', infer_net, '--weights', weights] + gpu
     demo = [sys.executable, 'demo.py', '--fresh', '--out', os.path.join(args.out, 'demo')] + gpu
     demo += ['--quick'] if dry else ['--test-interval', '100']
-    bench = ['--reps', '1', '--warmup', '0', '--train-steps', '1', '--modes', 'faithful', '--sizes', '64x48'] \
-        if dry else ['--reps', '20', '--warmup', '5', '--train-steps', '30', '--sizes', '500x500', '500x375'] + gpu
+    bench = ['--reps', '1', '--warmup', '0', '--train-steps', '1', '--modes', 'faithful', '--sizes', '64x48',
+             '--skip', 'dropout', 'compiled', 'deviation', 'folder'] if dry else \
+        ['--reps', '20', '--warmup', '5', '--train-steps', '30', '--sizes', '500x500', '500x375',
+         '--skip', 'compiled', 'deviation'] + gpu
     one_thread = {'OMP_NUM_THREADS': '1'} if dry else {}
     limit = DRY_LIMITS_S if dry else LIMITS_S
     pytest = [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider'] + TEST_GPU_FILES
@@ -220,7 +222,7 @@ def steps(args, scratch):
     for net, modes in benches:
         name = '-'.join(['bench', net] + modes)
         found.append(Step(name, [[sys.executable, '-m', 'benchmarks.bench', '--nets', net, '--iter-size', '1',
-                                  '--no-deviation', '--no-compiled', '--out', os.path.join(args.out, name + '.md')]
+                                  '--out', os.path.join(args.out, name + '.md')]
                                  + bench + (['--modes'] + modes if modes else [])], limit[name], None,
                                 collect_bench(name)))
     return found

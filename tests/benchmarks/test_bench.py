@@ -13,7 +13,7 @@ def table_rows(text, mode):
 def test_bench_writes_a_report_for_both_modes(tmp_path):
     out = tmp_path / 'B.md'
     bench.main(['--nets', 'voc-fcn-alexnet', '--sizes', '96x64', '--reps', '1', '--warmup', '0',
-                '--train-steps', '1', '--iter-size', '1', '--no-deviation', '--out', str(out)])
+                '--train-steps', '1', '--iter-size', '1', '--skip', 'deviation', '--out', str(out)])
     text = out.read_text()
     assert text.startswith('# Benchmarks')
     assert re.search(r' cores, \w+, (native|no native|unknown) bfloat16 ', text.splitlines()[2])   # what the CPU computes
