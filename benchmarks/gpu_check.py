@@ -328,9 +328,13 @@ def child_train(run, device):
             torch.cuda.set_device(gpu + int(os.environ.get('LOCAL_RANK', '0')))
         dist.init_process_group('nccl' if gpu is not None else 'gloo')
     path = training.train(os.path.join(run, 'net', 'shapes-fcn8s'), iters=4, test_interval=1000, gpu=gpu, out=run)
-    print('weights: %s' % path)
+    first = rank_of in (None, '0')     # one rank prints: lines of two processes can interleave in the log
+    if first:
+        print('weights: %s' % path, flush=True)
     if rank_of is not None:
-        print('RESULT ' + json.dumps(group_round_trip(distributed)))
+        trip = group_round_trip(distributed)
+        if first:
+            print('RESULT ' + json.dumps(trip), flush=True)
         distributed.leave()
 
 
