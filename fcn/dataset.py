@@ -141,12 +141,13 @@ class Dataset:
         """The ids of a split file (see example_id); [] for an empty file."""
         return [example_id(e) for e in self.read_entries(split)]
 
-    def entry_paths(self, entry):
+    def entry_paths(self, entry, base=None):
         """(image path or None, label path) of a split file's line: an id's files in the layout, or
-        a pair's paths (relative to the split file's folder unless absolute)."""
+        a pair's paths (relative to the split file's folder, `base` when it is another, unless
+        absolute)."""
         fields = entry.split()
         if len(fields) >= 2:
-            base = os.path.dirname(self.split_path('train'))
+            base = base or os.path.dirname(self.split_path('train'))
             image, label = (os.path.join(base, f) for f in fields[:2])
             return (image if os.path.isfile(image) else None), label
         return self.image_path(entry), self.label_path(entry)

@@ -10,6 +10,7 @@ mirrored and scaled (fcn.inference.tta_probs) and a second set of matrices score
 the mean softmax: the report gives the metrics with and without.
 """
 import os
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,7 @@ from tqdm import tqdm
 import score
 import vis
 from backend import caffe
-from fcn import inference, report as pages, training
+from fcn import inference, report as pages, training, valnet
 from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import MissingFile
 from models import records
@@ -42,12 +43,14 @@ class Evaluation:
 def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=False, log=print,
              flip=False, scales=(1.0,), scores=False, keep=0):
     """Score `name` (net name, alias or folder) with `weights` (default weights/<net>.caffemodel) on
-    its val split (or the ids file `val`), the first `limit` images when given.  With `save`,
+    its val split (or the split file `val`, ids or pairs of the same dataset, which the val net
+    then reads: fcn.valnet), the first `limit` images when given.  With `save`,
     each head's predictions are written there as palette PNGs <id><suffix>.png, and with `scores`
     its probabilities too (<id><suffix>_scores.npy, float16 classes x H x W, and
     <id><suffix>_confidence.png).  flip, scales: test-time augmentation through the deploy net,
     scored beside the plain pass (tta_metrics); the saved files are then the augmented ones.  Raises
-    MissingFile for missing weights, split or val net, WeightsMismatch for a caffemodel that sets
+    MissingFile for missing weights, split or val net, ValNetError for a val net `val` cannot be
+    given to, WeightsMismatch for a caffemodel that sets
     none of the net's layers (unless allow_partial); a partial one is a warning through `log`.
     Each image's own mean IU is scored from its own histogram; with `keep`, the `keep` worst and
     best images of each head are kept with their arrays (for fcn.report.evaluation_page)."""
@@ -61,7 +64,11 @@ def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=
     proto = rec.prototxt(rec.val_net) if rec.val_net else ''
     if not os.path.isfile(proto):
         raise MissingFile('%s has no val or test prototxt (record val_net %r)' % (rec.folder, rec.val_net))
-    net = caffe.Net(proto, caffe.TEST)
+    if val:                              # the val net reads the file itself, not its own split
+        with tempfile.TemporaryDirectory() as tmp:
+            net = caffe.Net(valnet.write(proto, val, os.path.join(tmp, 'val.prototxt')), caffe.TEST)
+    else:
+        net = caffe.Net(proto, caffe.TEST)
     for warning in load_weights(net, path, allow_partial):
         log('warning: ' + warning)
     hists = {}

@@ -38,7 +38,7 @@ import plots
 import score
 import surgery
 from backend import caffe
-from fcn import cli, dataset, device, files, paths, report
+from fcn import cli, dataset, device, files, paths, report, valnet
 from fcn.weights import load as load_weights, locate as locate_weights
 from fcn.errors import BackendError, FCNError, MissingFile
 from models import records
@@ -71,20 +71,24 @@ def read_solver(path):
         raise FCNError('%s:%s' % (path, e)) from None
 
 
-def resolve_solver(ndir, odir, iters=None):
+def resolve_solver(ndir, odir, iters=None, val=None):
     """Write out/<net>/solver.prototxt: absolute net paths, snapshot prefix in out/<net>/snapshots.
 
-    Returns (path, SolverParameter).  Written atomically: every torchrun rank writes and
-    reads it back, and a rename never shows a half-written file.
+    With `val` (a split file), each test net is a copy in out/<net>/test_net_<i>.prototxt that
+    reads that file (fcn.valnet), so the seg tests score what `val` lists.  Returns (path,
+    SolverParameter).  Written atomically: every torchrun rank writes and reads it back, and a
+    rename never shows a half-written file.
     """
     param = read_solver(os.path.join(ndir, 'solver.prototxt'))
     for name in ('net', 'train_net'):
         if param.HasField(name):
             setattr(param, name, os.path.join(ndir, getattr(param, name)))
+    os.makedirs(os.path.join(odir, 'snapshots'), exist_ok=True)
     tests = [os.path.join(ndir, p) for p in param.test_net]
+    if val:
+        tests = [valnet.write(p, val, os.path.join(odir, 'test_net_%d.prototxt' % i)) for i, p in enumerate(tests)]
     del param.test_net[:]
     param.test_net.extend(tests)
-    os.makedirs(os.path.join(odir, 'snapshots'), exist_ok=True)
     param.snapshot_prefix = os.path.join(odir, 'snapshots', 'train')
     if iters is not None:
         param.max_iter = iters
@@ -464,7 +468,7 @@ def train(name, weights=None, iters=None, test_interval=None, val=None, gpu=None
     fresh = not os.path.exists(odir)
     try:
         ids = val_ids(rec, val) if rank == 0 else None
-        solver_path, param = resolve_solver(rec.folder, odir, iters)
+        solver_path, param = resolve_solver(rec.folder, odir, iters, val)
         solver = caffe.get_solver(solver_path)
         resumed = restore_newest(solver, odir, log) if resume else None
         if resumed is None:

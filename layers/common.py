@@ -29,7 +29,8 @@ from fcn.paths import data_path
 from . import augment
 
 #: Keys every data layer accepts besides its own, with their defaults.
-COMMON_OPTIONAL = dict({'randomize': True, 'seed': None, 'prefetch': True, 'batch': 1}, **augment.KEYS)
+COMMON_OPTIONAL = dict({'randomize': True, 'seed': None, 'prefetch': True, 'batch': 1, 'split_file': None},
+                       **augment.KEYS)
 
 
 class ParamError(ValueError):
@@ -191,6 +192,9 @@ class SegDataLayer(caffe.Layer):
     Common param_str keys:
 
     - split: name of the split; the subclass turns it into the split file.
+    - split_file (default None): read the examples listed in this file of
+      the same dataset instead (absolute, or relative to the data root);
+      evaluate.py --val sets it to score another split (a test split).
     - randomize (default True): draw examples uniformly at random (with
       replacement), as the release does.  As in the release it applies only
       to splits whose name contains 'train'; other splits are always read in
@@ -232,6 +236,9 @@ class SegDataLayer(caffe.Layer):
         params = parse_params(self.param_str, who, self.REQUIRED, COMMON_OPTIONAL)
         self.split = get_str(params, 'split', who)
         split_path, self.top_names = self.configure(params)
+        if params['split_file'] is not None:
+            split_path = get_dir(params, 'split_file', who)
+        self.split_path = split_path
         if len(bottom) != 0:
             raise ParamError('%s: a data layer takes no bottoms, the prototxt gives %d' % (who, len(bottom)))
         if len(top) != len(self.top_names):

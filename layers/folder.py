@@ -18,8 +18,10 @@ read as 255, so the loss's ignore_label skips them); with 'crop': S and 'batch':
 N x 3 x S x S and N x 1 x S x S.  dataset_dir is relative to the data root
 (data/) unless absolute.  See layers.common.SegDataLayer for ordering,
 seeding, prefetch, batches and resuming, and layers.augment for mirror, scale
-and crop (models/create.py --augment, --crop, --batch write them).
+and crop (models/create.py --augment, --scale, --crop, --batch write them).
 """
+import os
+
 from fcn import dataset
 from fcn.readers import caffe_input, read_rgb
 
@@ -37,7 +39,7 @@ class FolderSegDataLayer(SegDataLayer):
         return self.dataset.split_path(self.split), ('data', 'label')
 
     def load(self, entry):
-        image_path, label_path = self.dataset.entry_paths(entry)
+        image_path, label_path = self.dataset.entry_paths(entry, os.path.dirname(self.split_path))
         if image_path is None:
             raise FileNotFoundError('%s: image not found: %s' % (self.who, self.dataset.expected_entry_image(entry)))
         data = caffe_input(read_rgb(image_path, 'image', self.who), self.mean)
