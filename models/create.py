@@ -28,9 +28,9 @@ The schedule is sized to the training split: --epochs N passes over it, else
 as many passes as the architecture's paper schedule makes over its own
 training set (SBD's 8,498 images; from scratch, the shapes demo's 400), with a
 seg test and a snapshot every pass, or every few when there would be more than
-20; --max-iter N sets the iterations themselves.  --augment (random mirror,
-scale 0.75-1.5 and crop), --crop S and --batch N change what the train net's data
-layer reads (layers.augment).  What was chosen is printed, and why.  Then
+20; --max-iter N sets the iterations themselves.  --augment (random mirror),
+--scale LO HI, --crop S and --batch N change what the train net's data layer
+reads (layers.augment).  What was chosen is printed, and why.  Then
 train, score and use it like any net:
 
     make train NET=my-net
@@ -60,11 +60,7 @@ CLASSIFIERS = ('vgg16', 'caffenet', 'googlenet')
 #: Architectures the paper trains from a coarser FCN rather than from the classifier.
 STAGED = {'fcn16s': 'fcn32s', 'fcn8s': 'fcn16s'}
 MEAN_DECIMALS = 4
-#: --augment's scale range, the factor drawn uniformly in it: milder than the 0.5-2 of long VOC
-#: schedules, as a small dataset trains for few passes and thin structures (a pole, a line a few
-#: pixels wide) vanish from the labels when halved.
-AUGMENT_SCALE = (0.75, 1.5)
-#: The largest crop --augment chooses by itself (memory grows with its square and the batch).
+#: The largest crop --batch chooses by itself (memory grows with its square and the batch).
 MAX_CROP = 512
 #: At most about this many seg tests (and snapshots) in a run: every pass, or every few passes.
 TESTS_PER_RUN = 20
@@ -167,24 +163,23 @@ def median_short_side(report):
 
 
 def augmentation(args, report):
-    """(the SPEC keys 'augment' and 'batch' that --augment, --crop and --batch ask for, a line saying
-    which crop and why); ({}, None) for none."""
-    if args.batch > 1 and not (args.crop or args.augment):
-        raise CreateError('--batch %d needs --crop S (or --augment, which crops): images of different sizes '
-                          'cannot share a blob, a batch is N x 3 x S x S' % args.batch)
-    if not (args.augment or args.crop):
-        return {}, None
+    """(the SPEC keys 'augment' and 'batch' that --augment, --scale, --crop and --batch ask for, a line
+    saying which crop and why, or None); ({}, None) for none.  A batch of more than one needs one size:
+    without --crop it crops to the median short side of the images."""
     crop, why = args.crop, '--crop'
-    if crop is None:
+    if crop is None and args.batch > 1:
         side = median_short_side(report)
         crop = min(side - side % 32 if side >= 64 else side, MAX_CROP)
-        why = 'the median short side of the images, %d, %s' % (
-            side, 'at most %d' % MAX_CROP if crop == MAX_CROP else 'rounded down to a multiple of 32')
-    aug = dict(mirror=True, scale=AUGMENT_SCALE, crop=crop) if args.augment else dict(crop=crop)
+        why = 'batch %d needs one size, so the median short side of the images, %d, %s' % (
+            args.batch, side, 'at most %d' % MAX_CROP if crop == MAX_CROP else 'rounded down to a multiple of 32')
+    aug = dict(([('mirror', True)] if args.augment else []) + ([('scale', tuple(args.scale))] if args.scale else [])
+               + ([('crop', crop)] if crop else []))
+    if not aug:
+        return {}, None
     out = {'augment': aug}
     if args.batch > 1:
         out['batch'] = args.batch
-    return out, 'crop %d x %d: %s' % (crop, crop, why)
+    return out, 'crop %d x %d: %s' % (crop, crop, why) if crop else None
 
 
 def augmentation_note(spec):
@@ -192,7 +187,8 @@ def augmentation_note(spec):
     if not aug:
         return 'augmentation: none, whole images one a forward (as the paper trained)'
     parts = (['random mirror'] if aug.get('mirror') else []) + \
-        (['scale %g-%g' % aug['scale']] if aug.get('scale') else []) + ['random crop %d x %d' % ((aug['crop'],) * 2)]
+        (['scale %g-%g' % aug['scale']] if aug.get('scale') else []) + \
+        (['random crop %d x %d' % ((aug['crop'],) * 2)] if aug.get('crop') else ['whole images'])
     return 'augmentation: %s, batch %d' % (', '.join(parts), spec.get('batch', 1))
 
 
@@ -426,11 +422,14 @@ def main(argv=None):
                       help='train for N passes over the training split (sets max_iter and the seg-test and '
                       'snapshot interval)')
     ap.add_argument('--augment', action='store_true',
-                    help='random mirror, scale %g-%g and crop (to --crop S, else to about the images\' short '
-                    'side) of the training images' % AUGMENT_SCALE)
+                    help='random left-right mirror of the training images (what suits a small dataset\'s few '
+                    'passes; README "Your own data")')
+    ap.add_argument('--scale', type=float, nargs=2, metavar=('LO', 'HI'),
+                    help='random scale of the training images by a factor drawn in [LO, HI], e.g. 0.75 1.5')
     ap.add_argument('--crop', type=int, metavar='S', help='train on random S x S crops (padded with void)')
     ap.add_argument('--batch', type=int, default=1, metavar='N',
-                    help='training examples per forward (needs a crop: --crop or --augment; default 1)')
+                    help='training examples per forward, as N x 3 x S x S crops (S: --crop, else the images\' '
+                    'median short side; default 1, whole images)')
     ap.add_argument('--class-weights', default='none', metavar='none|median-frequency|inverse-frequency|FILE',
                     help='weigh each pixel\'s loss by its class (InfogainLoss): none (the default, the paper\'s '
                     'loss), from the train split\'s pixel counts, or one weight per class a line in FILE')
@@ -444,6 +443,8 @@ def main(argv=None):
     if args.batch < 1 or (args.crop is not None and args.crop < 1) or (args.epochs is not None and
                                                                        not 0 < args.epochs < float('inf')):
         ap.error('--batch, --crop and --epochs must be positive')
+    if args.scale and not 0 < args.scale[0] <= args.scale[1] < float('inf'):
+        ap.error('--scale LO HI: 0 < LO <= HI')
     argv_list = sys.argv[1:] if argv is None else list(argv)
     command = ' '.join(['python models/create.py'] + [a for a in argv_list if a not in ('--debug', '--force')])
     target, net_arg, solver = create(args, command)

@@ -1,12 +1,14 @@
 """Rare thin classes are learnt better with class weights and augmentation than without (issue 19).
 
 A synthetic dataset like a street scene's (tests/owndata_helpers.make_rare_dataset: three large
-regions, four thin or small classes each under 1% of the pixels, unlabelled pixels stored as a
-class index named in void.txt) trains the slim FCN-8s from scratch twice, through the command lines
-a user types, for the same number of iterations: as the paper trained (whole images, every pixel
-alike) and with `--class-weights median-frequency --augment`.  The val split is scored from the
-predictions evaluate.py saves.  Both runs are seeded (dataset, fillers, data layer), and each runs
-single-threaded, the two side by side, so the figures are the same on every run of the test.
+regions, four thin or small classes each under 1% of the pixels and coloured near what surrounds
+them, unlabelled pixels stored as a class index named in void.txt) trains the slim FCN-8s from
+scratch twice, through the command lines a user types, for the same number of iterations: as the
+paper trained (whole images, every pixel alike) and with `--class-weights median-frequency
+--augment`.  Trained the paper's way, the net all but never predicts some rare classes, as it did
+on the real street scenes of issue 19.  The val split is scored from the predictions evaluate.py
+saves.  Both runs are seeded (dataset, fillers, data layer), and each runs single-threaded, the two
+side by side, so the figures are the same on every run of the test on one machine.
 """
 import os
 import subprocess
@@ -67,12 +69,12 @@ def test_class_weights_and_augmentation_learn_the_rare_classes(tmp_path):
     iu = trained_iu(tmp_path, seed=0)
     plain, balanced = iu['plain'], iu['balanced']
     shown = ', '.join('%s %.1f -> %.1f' % (c, 100 * p, 100 * b) for c, p, b in zip(RARE_CLASSES, plain, balanced))
+    shown += '; mean IU %.1f -> %.1f' % (100 * plain.mean(), 100 * balanced.mean())
     assert not np.isnan(plain).any() and not np.isnan(balanced).any(), shown
-    # With the weights and augmentation the rare classes are learnt better: at least three of the four
-    # higher, together by a clear margin (rare classes' mean IU 17.3 -> 20.4 here; 14.7 -> 22.4 and
-    # 17.1 -> 22.6 on the datasets of seeds 1, 2).  (Not asserted: the mean IU over all classes.  At
-    # this length the weighted net still paints the rare classes too wide, and what the large classes
-    # lose about equals what the rare ones gain: 51.6 -> 50.8, 50.2 -> 51.2, 51.5 -> 50.8 on seeds
-    # 0, 1, 2; README's "Your own data" has the figures.)
+    # The rare classes are learnt: three of the four higher (the crack, a 2 px diagonal, is at 0 in both
+    # here), their mean IU 9.8 -> 18.0 (4.2 -> 17.0 and 8.0 -> 16.0 on the datasets of seeds 1, 2), and
+    # the whole is higher too, as what they gain outweighs what the large classes lose (47.4 -> 50.3,
+    # 44.2 -> 49.0, 46.5 -> 48.4).  README's "Your own data" has the figures, and longer runs.
     assert (balanced[RARE] > plain[RARE]).sum() >= 3, shown
-    assert balanced[RARE].mean() > plain[RARE].mean() + 0.03, shown
+    assert balanced[RARE].mean() > plain[RARE].mean() + 0.04, shown
+    assert balanced.mean() > plain.mean() + 0.01, shown

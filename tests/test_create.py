@@ -402,10 +402,12 @@ def test_augment_and_batch_go_to_the_train_net_only(tmp_path, capsys):
     data, models = tmp_path / 'data', tmp_path / 'models'
     make_dataset(data, size=(100, 120))
     rc, out, err = create_in_process(capsys, 'aug', '--dataset', data, '--arch', 'fcn8s', '--init', 'scratch',
-                                     '--width-divisor', 8, '--models-dir', models, '--augment', '--batch', 2)
+                                     '--width-divisor', 8, '--models-dir', models, '--augment', '--scale', 0.75, 1.5,
+                                     '--batch', 2)
     assert rc == 0, err
     assert 'augmentation: random mirror, scale 0.75-1.5, random crop 96 x 96, batch 2' in out   # 100 down to 32s
-    assert 'crop 96 x 96: the median short side of the images, 100, rounded down to a multiple of 32' in out
+    assert ('crop 96 x 96: batch 2 needs one size, so the median short side of the images, 100, rounded down to a '
+            'multiple of 32') in out
     folder = models / 'aug'
     train = (folder / 'train.prototxt').read_text()
     assert "\\'mirror\\': True, \\'scale\\': (0.75, 1.5), \\'crop\\': 96, \\'batch\\': 2" in train
@@ -416,6 +418,12 @@ def test_augment_and_batch_go_to_the_train_net_only(tmp_path, capsys):
     for fname, proto in module.prototxts().items():                        # net.py rewrites them exactly
         assert (folder / fname).read_text() == C.prototxt_text(proto)
     assert module.SPEC['augment'] == {'mirror': True, 'scale': (0.75, 1.5), 'crop': 96} and module.SPEC['batch'] == 2
+    # --augment alone mirrors whole images, one a forward
+    rc, out, err = create_in_process(capsys, 'mirror', '--dataset', data, '--models-dir', models, '--augment')
+    assert rc == 0, err
+    assert 'augmentation: random mirror, whole images, batch 1' in out and 'crop' not in out
+    train = (models / 'mirror' / 'train.prototxt').read_text()
+    assert "\\'mirror\\': True}" in train and "\\'crop\\'" not in train
     # without any of them the net is as before: no augmentation keys at all
     rc, out, err = create_in_process(capsys, 'plain', '--dataset', data, '--models-dir', models)
     assert rc == 0, err
@@ -423,7 +431,7 @@ def test_augment_and_batch_go_to_the_train_net_only(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('argv,message', [
-    (['--batch', 4], '--batch 4 needs --crop S (or --augment, which crops)'),
+    (['--scale', 1.5, 0.75], '--scale LO HI: 0 < LO <= HI'),
     (['--batch', 0, '--crop', 8], '--batch, --crop and --epochs must be positive'),
     (['--epochs', 5, '--max-iter', 10], 'not allowed with argument'),
 ])
