@@ -19,7 +19,7 @@ STRICT_SUITES ?= tests/layers tests/surgery tests/models tests/test_solve.py tes
 	tests/test_solve_signals.py tests/test_evaluate.py tests/test_score.py tests/test_plots.py tests/test_infer.py tests/test_infer_tiles.py \
 	tests/test_solve_best.py tests/test_solve_augment.py \
 	tests/test_demo.py tests/test_weights.py tests/test_check.py tests/test_create.py tests/test_vis.py \
-	tests/test_report_pages.py tests/test_learning_rate.py
+	tests/test_report_pages.py tests/test_learning_rate.py tests/test_valnet.py
 test:
 	@status=0; \
 	for run in torchcaffe strict; do \
