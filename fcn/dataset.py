@@ -45,6 +45,8 @@ from fcn.errors import FCNError
 from fcn.readers import DataError, VOID, check_labels, read_label_png, read_palette, read_rgb
 
 SPLITS = ('train', 'val')
+#: Split files read too when they are there: a test split, scored at the end (evaluate.py --val).
+OPTIONAL_SPLITS = ('test',)
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
 VOID_FILE = 'void.txt'
 #: Class names that say "unlabelled": listed in classes.txt beside a void.txt, they are a mistake.
@@ -356,7 +358,7 @@ def check(root, progress=None):
     report = Report(ds, problems=list(ds.problems))
     problems = report.problems
     entries = {}
-    for split in SPLITS:
+    for split in SPLITS + tuple(s for s in OPTIONAL_SPLITS if os.path.isfile(ds.split_path(s))):
         path = ds.split_path(split)
         if not os.path.isfile(path):
             problems.append((path, 'split file missing: one id, or one "image label" pair, a line'))
@@ -374,20 +376,21 @@ def check(root, progress=None):
         entries[split] = unique
         report.ids[split] = [example_id(e) for e in unique]
         named = sorted(i for i, c in Counter(report.ids[split]).items() if c > 1)
-        if named and split == 'val':
+        if named and split != 'train':
             problems.append((path, 'lists %d image(s) of the same file name, which names their predictions: %s'
                              % (len(named), _some(named))))
-    both = sorted(set(map(ds.entry_key, entries['train'])) & set(map(ds.entry_key, entries['val'])))
-    if both:
-        problems.append((ds.split_path('val'), '%d id(s) are in both train and val: %s'
-                         % (len(both), _some([example_id(k) for k in both]))))
+    for split in entries:
+        both = sorted(set(map(ds.entry_key, entries['train'])) & set(map(ds.entry_key, entries[split])))
+        if both and split != 'train':
+            problems.append((ds.split_path(split), '%d id(s) are in both train and %s: %s'
+                             % (len(both), split, _some([example_id(k) for k in both]))))
     if not ds.class_names:
         return report
     n = ds.n_classes
     colour_labels = []
     report.present = np.zeros(n, dtype=np.int64)
     bgr_sum, pixels = np.zeros(3), 0
-    examples = [(s, e) for s in SPLITS for e in entries[s]]
+    examples = [(s, e) for s in entries for e in entries[s]]
     for split, entry in (progress(examples) if progress else examples):
         hist = report.hist.setdefault(split, np.zeros(n + 1, dtype=np.int64))
         image_path, label_path = ds.entry_paths(entry)
@@ -523,7 +526,7 @@ def format_report(report):
     if ds.void:
         lines.append('void: stored label value(s) %s (%s), read as %d'
                      % (', '.join(map(str, ds.void)), os.path.join(ds.root, VOID_FILE), VOID))
-    lines.append('examples: ' + ', '.join('%s %d' % (s, len(report.ids.get(s, ()))) for s in SPLITS))
+    lines.append('examples: ' + ', '.join('%s %d' % (s, len(ids)) for s, ids in report.ids.items()))
     if report.sizes:
         common = report.sizes.most_common(3)
         hs = [h for h, _ in report.sizes]
@@ -534,7 +537,7 @@ def format_report(report):
     if report.mean:
         lines.append('mean of the training images (B G R): %.3f %.3f %.3f' % report.mean)
     if report.hist and ds.class_names:
-        splits = [s for s in SPLITS if s in report.hist]
+        splits = [s for s in report.ids if s in report.hist]
         width = max(len(name) for name in ds.class_names + ['void'])
         lines.append('pixels per class:')
         lines.append('  %-*s %s' % (width + 4, 'class', ''.join('%14s' % s for s in splits)))

@@ -298,7 +298,7 @@ def readme(name, title, command, spec, ds, report, record_init, solver, net_arg,
                 % spec['rename'] if spec['rename'] else '')}[record_init['from']]
     iters = max_iter(solver)
     weights = best_weights(name)
-    counts = ', '.join('%d %s' % (len(report.ids[s]), s) for s in dataset.SPLITS)
+    counts = ', '.join('%d %s' % (len(ids), s) for s, ids in report.ids.items())
     slim = (' with every width but the score layers\' divided by %d' % spec['width_divisor']
             if spec['width_divisor'] != 1 else '')
     return '\n'.join([
@@ -316,12 +316,19 @@ def readme(name, title, command, spec, ds, report, record_init, solver, net_arg,
            if 'Adam' not in solver else 'Adam from scratch (models/custom.py)', iters,
            solver_field(solver, 'snapshot', 0)),
         '- **Augmentation**: %s.' % augmentation_note(spec)[len('augmentation: '):],
-        '', 'Train, score, use (`best.caffemodel`: the weights of the seg test with the highest mean IU):', '',
-        '    make train NET=%s' % net_arg,
-        '    python evaluate.py %s --weights %s' % (net_arg, weights),
-        '    python infer.py photo.jpg --net %s --weights %s' % (net_arg, weights),
-        '    python export_onnx.py --net %s --weights %s' % (net_arg, weights), '',
+        '', 'Train, score, use (`best.caffemodel`: the weights of the seg test with the highest mean IU):', '']
+        + ['    ' + line for line in next_steps(net_arg, weights, report)]
+        + ['    python export_onnx.py --net %s --weights %s' % (net_arg, weights), '',
         'Run `python %s` to rewrite the prototxts from `net.py`.' % net_py_path, ''])
+
+
+def next_steps(net_arg, weights, report):
+    """The commands that train, score (on the test split too when the dataset has one) and use the net."""
+    steps = ['make train NET=%s' % net_arg, 'python evaluate.py %s --weights %s' % (net_arg, weights)]
+    if 'test' in report.ids:
+        steps.append('python evaluate.py %s --weights %s --val %s'
+                     % (net_arg, weights, report.dataset.split_path('test')))
+    return steps + ['python infer.py photo.jpg --net %s --weights %s' % (net_arg, weights)]
 
 
 def loss_line(spec, ds, weighting):
@@ -364,7 +371,8 @@ def best_weights(name):
 
 
 def create(args, command):
-    """Check the dataset, then write the net folder; returns (folder, net argument, solver text)."""
+    """Check the dataset, then write the net folder; returns (folder, net argument, the dataset's
+    fcn.dataset.Report)."""
     target = os.path.join(args.models_dir, args.name)
     if os.path.exists(target) and not args.force:
         raise CreateError('%s exists; choose another NAME, or give --force to replace it' % target)
@@ -402,7 +410,7 @@ def create(args, command):
     files['README.md'] = readme(args.name, title, command, spec, ds, report, record_init, solver, net_arg,
                                 weighting)
     write_net(target, files, args.force)
-    return target, net_arg, solver
+    return target, net_arg, report
 
 
 def main(argv=None):
@@ -447,12 +455,11 @@ def main(argv=None):
         ap.error('--scale LO HI: 0 < LO <= HI')
     argv_list = sys.argv[1:] if argv is None else list(argv)
     command = ' '.join(['python models/create.py'] + [a for a in argv_list if a not in ('--debug', '--force')])
-    target, net_arg, solver = create(args, command)
+    target, net_arg, report = create(args, command)
     weights = best_weights(args.name)
     print('wrote %s (net.py, train/val/deploy.prototxt, solver.prototxt, record.json, README.md%s)'
           % (target, ', ' + WEIGHTS_FILE if args.class_weights != 'none' else ''))
-    print('next:\n  make train NET=%s\n  python evaluate.py %s --weights %s\n'
-          '  python infer.py photo.jpg --net %s --weights %s' % (net_arg, net_arg, weights, net_arg, weights))
+    print('next:\n' + '\n'.join('  ' + line for line in next_steps(net_arg, weights, report)))
     return 0
 
 

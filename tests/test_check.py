@@ -284,3 +284,24 @@ def test_pairs_are_told_apart_by_their_paths_and_val_names_its_predictions(tmp_p
                                           'predictions: a')]
     write_lines(root / 'val.txt', ['pics/tr01.jpg masks/tr01.png'])
     assert problems(root) == [('val.txt', '1 id(s) are in both train and val: tr01')]
+
+
+def test_a_test_split_is_read_when_it_is_there(tmp_path):
+    """test.txt, when there, is checked like val: counted, its files read, its overlap with train a
+    problem; without it the dataset is train and val as before."""
+    root = tmp_path / 'data'
+    written = make_dataset(root, n_train=6, n_val=2)
+    assert list(dataset.check(str(root)).ids) == ['train', 'val']
+    write_lines(root / 'train.txt', ['tr%02d' % i for i in range(4)])
+    write_lines(root / 'test.txt', ['tr04', 'tr05'])
+    report = dataset.check(str(root))
+    assert report.problems == [] and report.ids['test'] == ['tr04', 'tr05']
+    counts = sum(np.bincount(written[i].ravel(), minlength=256) for i in ('tr04', 'tr05'))
+    assert list(report.hist['test']) == list(counts[:3]) + [counts[255]]
+    text = dataset.format_report(report)
+    assert 'examples: train 4, val 2, test 2' in text and text.count('test') >= 2    # and a pixels column
+    write_lines(root / 'test.txt', ['tr04', 'tr05', 'tr00'])
+    os.remove(str(root / 'labels' / 'tr05.png'))
+    found = problems(root)
+    assert ('test.txt', '1 id(s) are in both train and test: tr00') in found
+    assert ('labels/tr05.png', 'missing label (listed in test.txt)') in found

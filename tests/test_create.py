@@ -444,3 +444,16 @@ def test_impossible_schedules_and_batches_are_refused(tmp_path, capsys, argv, me
         rc, err = e.code, capsys.readouterr().err
     assert rc == 2 and message in err, err
     assert tree(models) in (None, [])
+
+
+def test_a_dataset_with_a_test_split_is_told_how_to_score_it(tmp_path, capsys):
+    data, models = tmp_path / 'data', tmp_path / 'models'
+    make_dataset(data, n_train=6, n_val=2)
+    write_lines(data / 'train.txt', ['tr%02d' % i for i in range(4)])
+    write_lines(data / 'test.txt', ['tr04', 'tr05'])
+    rc, out, err = create_in_process(capsys, 'tested', '--dataset', data, '--arch', 'fcn8s', '--init', 'scratch',
+                                     '--width-divisor', 8, '--models-dir', models)
+    assert rc == 0, err
+    line = '--weights out/tested/best.caffemodel --val %s' % (data / 'test.txt')
+    assert line in out and line in (models / 'tested' / 'README.md').read_text()
+    assert '4 train, 2 val, 2 test images' in (models / 'tested' / 'README.md').read_text()
