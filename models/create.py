@@ -164,7 +164,7 @@ def median_short_side(report):
 
 def augmentation(args, report):
     """(the SPEC keys 'augment' and 'batch' that --augment, --scale, --crop and --batch ask for, a line
-    saying which crop and why, or None); ({}, None) for none.  A batch of more than one needs one size:
+    saying which crop and why, or what a mirror alone is, or None); ({}, None) for none.  A batch of more than one needs one size:
     without --crop it crops to the median short side of the images."""
     crop, why = args.crop, '--crop'
     if crop is None and args.batch > 1:
@@ -179,7 +179,12 @@ def augmentation(args, report):
     out = {'augment': aug}
     if args.batch > 1:
         out['batch'] = args.batch
-    return out, 'crop %d x %d: %s' % (crop, crop, why) if crop else None
+    if crop:
+        return out, 'crop %d x %d: %s' % (crop, crop, why)
+    if not args.scale:
+        return out, ('--augment is a random mirror: random scale and crops (--scale LO HI, --crop S) cost mean IU '
+                     'at a few passes over a small dataset (README "Your own data")')
+    return out, None
 
 
 def augmentation_note(spec):

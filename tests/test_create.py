@@ -421,7 +421,7 @@ def test_augment_and_batch_go_to_the_train_net_only(tmp_path, capsys):
     # --augment alone mirrors whole images, one a forward
     rc, out, err = create_in_process(capsys, 'mirror', '--dataset', data, '--models-dir', models, '--augment')
     assert rc == 0, err
-    assert 'augmentation: random mirror, whole images, batch 1' in out and 'crop' not in out
+    assert 'augmentation: random mirror, whole images, batch 1' in out and '--augment is a random mirror' in out
     train = (models / 'mirror' / 'train.prototxt').read_text()
     assert "\\'mirror\\': True}" in train and "\\'crop\\'" not in train
     # without any of them the net is as before: no augmentation keys at all
