@@ -27,8 +27,8 @@ def main(argv=None):
     ap = cli.parser(__doc__)
     ap.add_argument('net', help='a net name (voc-fcn8s, fcn8s, ...) or a folder')
     ap.add_argument('--weights', help='caffemodel (default weights/<net>.caffemodel)')
-    ap.add_argument('--val', help='split file to score, ids or image-label pairs of the net\'s dataset, e.g. its test.txt '
-                    '(default: the benchmark split); the val net reads it')
+    ap.add_argument('--val', help='split file to score, ids or image-label pairs of the net\'s dataset, e.g. '
+                    'its test.txt (default: the benchmark split); the val net reads it')
     ap.add_argument('--limit', type=cli.positive_int, help='score only the first N images')
     ap.add_argument('--save', help='folder for the predicted label PNGs')
     ap.add_argument('--scores', action='store_true', help='with --save, the probabilities too (.npy, float16) '

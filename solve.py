@@ -31,8 +31,8 @@ def main(argv=None):
                     help='iterations between seg tests (default: the solver\'s snapshot interval, else 4000)')
     ap.add_argument('--patience', type=cli.positive_int, metavar='K',
                     help='stop after K seg tests in a row without a higher mean IU (default: never)')
-    ap.add_argument('--val', help='split file the seg tests score, ids or image-label pairs of the net\'s dataset (default: its val '
-                    'split); the val net reads it')
+    ap.add_argument('--val', help='split file the seg tests score, ids or image-label pairs of the net\'s '
+                    'dataset (default: its val split); the val net reads it')
     ap.add_argument('--out', help='folder for the run (default out/<net>)')
     ap.add_argument('--gpu', type=cli.device_id, help='CUDA device id (CPU when omitted)')
     ap.add_argument('--no-resume', action='store_true', help='ignore existing snapshots')

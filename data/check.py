@@ -2,13 +2,14 @@
 
     python data/check.py data/my-dataset
 
-Reads every image and label of the train and val splits of a dataset in the
-folder layout (images/, labels/, classes.txt, train.txt, val.txt) or in
+Reads every image and label of the train and val splits (and of test.txt when
+there) of a dataset in the folder layout (images/, labels/, classes.txt,
+train.txt, val.txt) or in
 PASCAL VOC's (see data/README.md, "Your own data").  It lists each problem
 it finds, one a line with its file: a missing image or label, a label of
 another size than its image, label values outside the classes (255 is void),
-colours not in palette.txt, an empty or missing split, an id in both
-splits, an unreadable file, and the usual mistakes with the fix for each: a
+colours not in palette.txt, an empty or missing split, an id in train and
+in val or test, an unreadable file, and the usual mistakes with the fix for each: a
 two-class mask saved as 0/255, labels saved as JPEG (values between the
 classes), a label that is an RGB copy of a palette PNG.  For a dataset without
 problems it also prints the class weights models/create.py --class-weights

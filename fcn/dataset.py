@@ -6,6 +6,7 @@ Two layouts are accepted (data/README.md, "Your own data"):
     DIR/images/<id>.jpg (.jpeg, .png)    DIR/JPEGImages/<id>.jpg
     DIR/labels/<id>.png                  DIR/SegmentationClass/<id>.png
     DIR/train.txt, DIR/val.txt           DIR/ImageSets/Segmentation/train.txt, val.txt
+    DIR/test.txt (optional)              DIR/ImageSets/Segmentation/test.txt (optional)
     DIR/classes.txt                      DIR/classes.txt (without one: VOC's 21 classes)
     DIR/palette.txt (optional)           DIR/palette.txt (optional)
 
@@ -161,10 +162,10 @@ class Dataset:
             return os.path.normpath(os.path.join(os.path.dirname(self.split_path('train')), fields[0]))
         return entry
 
-    def expected_entry_image(self, entry):
+    def expected_entry_image(self, entry, base=None):
         fields = entry.split()
         if len(fields) >= 2:
-            return os.path.join(os.path.dirname(self.split_path('train')), fields[0])
+            return os.path.join(base or os.path.dirname(self.split_path('train')), fields[0])
         return self.expected_image(entry)
 
     def image_path(self, example_id):
@@ -367,7 +368,7 @@ def check(root, progress=None):
             continue
         lines = ds.read_entries(split)
         if not lines:
-            problems.append((path, 'the %s split is empty' % split))
+            (report.warnings if split in OPTIONAL_SPLITS else problems).append((path, 'the %s split is empty' % split))
         keys = [ds.entry_key(e) for e in lines]
         dupes = sorted(example_id(lines[keys.index(k)]) for k, c in Counter(keys).items() if c > 1)
         if dupes:
@@ -384,6 +385,12 @@ def check(root, progress=None):
         if both and split != 'train':
             problems.append((ds.split_path(split), '%d id(s) are in both train and %s: %s'
                              % (len(both), split, _some([example_id(k) for k in both]))))
+    for split in OPTIONAL_SPLITS:
+        both = sorted(set(map(ds.entry_key, entries['val'])) & set(map(ds.entry_key, entries.get(split, ()))))
+        if both:   # best.caffemodel is chosen on val, so these test images score it too kindly
+            report.warnings.append((ds.split_path(split), '%d id(s) are in both val and %s, whose score is then '
+                                    'not of unseen images: %s' % (len(both), split,
+                                                                  _some([example_id(k) for k in both]))))
     if not ds.class_names:
         return report
     n = ds.n_classes

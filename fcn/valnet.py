@@ -26,14 +26,16 @@ class ValNetError(FCNError):
 def write(proto, split_file, path):
     """Write to `path` the prototxt `proto` whose data layers read the examples of `split_file`
     (ids, or `image label` pairs; made absolute).  Returns path.  Raises ValNetError when no
-    Python layer of `proto` has a param_str dict with a 'split' (nothing would read the file)."""
+    Python layer of the project's `layers` package in `proto` has a param_str dict with a 'split'
+    (nothing would read the file; another module's layer may not know the key)."""
     pb = importlib.import_module(caffe.__name__ + '.proto.caffe_pb2')
     net = pb.NetParameter()
     with open(proto) as f:
         text_format.Merge(f.read(), net)
     pointed = 0
     for layer in net.layer:
-        if layer.type != 'Python' or not layer.python_param.param_str:
+        module = layer.python_param.module
+        if layer.type != 'Python' or not (module == 'layers' or module.startswith('layers.')):
             continue
         try:
             params = ast.literal_eval(layer.python_param.param_str)
@@ -44,7 +46,7 @@ def write(proto, split_file, path):
             layer.python_param.param_str = repr(params)
             pointed += 1
     if not pointed:
-        raise ValNetError('%s has no data layer that reads a split (a Python layer with \'split\' in its '
-                          'param_str), so it cannot score %s' % (proto, split_file))
+        raise ValNetError('%s has no data layer of layers/ that reads a split (a Python layer of module '
+                          'layers.* with \'split\' in its param_str), so it cannot score %s' % (proto, split_file))
     files.write_whole(path, lambda tmp: pathlib.Path(tmp).write_text(text_format.MessageToString(net)))
     return path

@@ -39,9 +39,11 @@ class FolderSegDataLayer(SegDataLayer):
         return self.dataset.split_path(self.split), ('data', 'label')
 
     def load(self, entry):
-        image_path, label_path = self.dataset.entry_paths(entry, os.path.dirname(self.split_path))
+        base = os.path.dirname(self.split_path)
+        image_path, label_path = self.dataset.entry_paths(entry, base)
         if image_path is None:
-            raise FileNotFoundError('%s: image not found: %s' % (self.who, self.dataset.expected_entry_image(entry)))
+            raise FileNotFoundError('%s: image not found: %s'
+                                    % (self.who, self.dataset.expected_entry_image(entry, base)))
         data = caffe_input(read_rgb(image_path, 'image', self.who), self.mean)
         label = self.dataset.read_label(label_path, self.who)
         check_same_size(self.who, [(image_path, data), (label_path, label)])

@@ -164,8 +164,8 @@ def median_short_side(report):
 
 def augmentation(args, report):
     """(the SPEC keys 'augment' and 'batch' that --augment, --scale, --crop and --batch ask for, a line
-    saying which crop and why, or what a mirror alone is, or None); ({}, None) for none.  A batch of more than one needs one size:
-    without --crop it crops to the median short side of the images."""
+    saying which crop and why, or what a mirror alone is, or None); ({}, None) for none.  A batch of
+    more than one needs one size: without --crop it crops to the median short side of the images."""
     crop, why = args.crop, '--crop'
     if crop is None and args.batch > 1:
         side = median_short_side(report)
@@ -331,8 +331,10 @@ def next_steps(net_arg, weights, report):
     """The commands that train, score (on the test split too when the dataset has one) and use the net."""
     steps = ['make train NET=%s' % net_arg, 'python evaluate.py %s --weights %s' % (net_arg, weights)]
     if 'test' in report.ids:
+        test = os.path.abspath(report.dataset.split_path('test'))
+        inside = os.path.commonpath([test, paths.ROOT]) == paths.ROOT     # the commands run from the root
         steps.append('python evaluate.py %s --weights %s --val %s'
-                     % (net_arg, weights, report.dataset.split_path('test')))
+                     % (net_arg, weights, os.path.relpath(test, paths.ROOT) if inside else test))
     return steps + ['python infer.py photo.jpg --net %s --weights %s' % (net_arg, weights)]
 
 

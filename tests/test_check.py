@@ -305,3 +305,10 @@ def test_a_test_split_is_read_when_it_is_there(tmp_path):
     found = problems(root)
     assert ('test.txt', '1 id(s) are in both train and test: tr00') in found
     assert ('labels/tr05.png', 'missing label (listed in test.txt)') in found
+    # sharing images with val (on which best.caffemodel is chosen) is a warning; an empty test.txt too
+    write_lines(root / 'test.txt', ['va01'])
+    report = dataset.check(str(root))
+    assert report.problems == [] and any('1 id(s) are in both val and test' in w for _, w in report.warnings)
+    write_lines(root / 'test.txt', [])
+    report = dataset.check(str(root))
+    assert report.problems == [] and ('the test split is empty' in [w for _, w in report.warnings])

@@ -82,10 +82,14 @@ def written_label(data, i):
     return ds.read_label(ds.label_path(i))
 
 
-def test_a_net_without_a_split_to_point_is_refused(tmp_path):
-    proto = tmp_path / 'deploy.prototxt'
-    proto.write_text('layer { name: "data" type: "Input" top: "data" '
-                     'input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n')
-    with pytest.raises(valnet.ValNetError, match='no data layer that reads a split'):
+@pytest.mark.parametrize('layer', [
+    'name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } }',
+    # a data layer of the user's own module, which may not know the key
+    'name: "data" type: "Python" top: "data" python_param { module: "mylayers" layer: "L" '
+    'param_str: "{\'split\': \'val\'}" }'])
+def test_a_net_without_a_split_to_point_is_refused(tmp_path, layer):
+    proto = tmp_path / 'val.prototxt'
+    proto.write_text('layer { %s }\n' % layer)
+    with pytest.raises(valnet.ValNetError, match='no data layer of layers/ that reads a split'):
         valnet.write(str(proto), str(tmp_path / 'test.txt'), str(tmp_path / 'out.prototxt'))
     assert not (tmp_path / 'out.prototxt').exists()
