@@ -437,8 +437,8 @@ def main(argv=None):
                       help='train for N passes over the training split (sets max_iter and the seg-test and '
                       'snapshot interval)')
     ap.add_argument('--augment', action='store_true',
-                    help='random left-right mirror of the training images (what suits a small dataset\'s few '
-                    'passes; README "Your own data")')
+                    help='random left-right mirror of the training images, for scenes that look alike mirrored '
+                    '(street scenes do; README "Your own data")')
     ap.add_argument('--scale', type=float, nargs=2, metavar=('LO', 'HI'),
                     help='random scale of the training images by a factor drawn in [LO, HI], e.g. 0.75 1.5')
     ap.add_argument('--crop', type=int, metavar='S', help='train on random S x S crops (padded with void)')
