@@ -18,15 +18,12 @@ round; a Crop shifts by its offset):
 real context on each side (none where the part touches the image border: the
 net pads there exactly as in the whole pass).
 """
-import importlib
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from google.protobuf import text_format
-
-from backend import caffe
 from fcn.errors import FCNError
+from fcn.weights import read_prototxt
 
 #: Layers that leave the spatial coordinates alone (coord_map.PASS_THROUGH_LAYERS, plus Softmax).
 PASS_THROUGH = frozenset(['AbsVal', 'BatchNorm', 'Bias', 'BNLL', 'Dropout', 'Eltwise', 'ELU', 'Exp', 'Log',
@@ -109,10 +106,7 @@ def geometry(deploy, inputs, output):
     Raises TilingError when a layer on the way has no coordinate map, when the
     output is not at the input's scale, or when the inputs disagree.
     """
-    pb = importlib.import_module(caffe.__name__ + '.proto.caffe_pb2')
-    net = pb.NetParameter()
-    with open(deploy) as f:
-        text_format.Merge(f.read(), net)
+    net = read_prototxt(deploy)
     blobs = {name: Fraction(1) for name in inputs}      # input pixels per element of each blob
     for layer in net.layer:
         if layer.type == 'Input' or not layer.bottom:

@@ -8,15 +8,14 @@ each data layer's param_str given the key 'split_file' (layers.common), which
 every FCN data layer reads in place of its split; nothing else changes.
 """
 import ast
-import importlib
 import os
 import pathlib
 
 from google.protobuf import text_format
 
-from backend import caffe
 from fcn import files
 from fcn.errors import FCNError
+from fcn.weights import read_prototxt
 
 
 class ValNetError(FCNError):
@@ -28,10 +27,7 @@ def write(proto, split_file, path):
     (ids, or `image label` pairs; made absolute).  Returns path.  Raises ValNetError when no
     Python layer of the project's `layers` package in `proto` has a param_str dict with a 'split'
     (nothing would read the file; another module's layer may not know the key)."""
-    pb = importlib.import_module(caffe.__name__ + '.proto.caffe_pb2')
-    net = pb.NetParameter()
-    with open(proto) as f:
-        text_format.Merge(f.read(), net)
+    net = read_prototxt(proto)
     pointed = 0
     for layer in net.layer:
         module = layer.python_param.module

@@ -19,6 +19,8 @@ loading, `check` compares the layer names that hold blobs in the caffemodel
 import importlib
 import os
 
+from google.protobuf import text_format
+
 from backend import caffe
 from fcn import paths
 from fcn.errors import FCNError, MissingFile
@@ -31,6 +33,14 @@ class WeightsMismatch(FCNError):
 def caffe_pb2():
     """The backend's caffe_pb2 (torchcaffe.proto.caffe_pb2 or caffe.proto.caffe_pb2)."""
     return importlib.import_module(caffe.__name__ + '.proto.caffe_pb2')
+
+
+def read_prototxt(path):
+    """The NetParameter of a net's .prototxt, parsed with the backend's caffe_pb2."""
+    net = caffe_pb2().NetParameter()
+    with open(path) as f:
+        text_format.Merge(f.read(), net)
+    return net
 
 
 def locate(net_name, given=None):
