@@ -74,7 +74,7 @@ def evaluate(name, weights=None, val=None, limit=None, save=None, allow_partial=
     hists = {}
     image_iu = {out.blob: [] for out in rec.outputs}
     extremes = {out.blob: pages.Extremes(keep) for out in rec.outputs} if keep else {}
-    tta = flip or tuple(scales) != (1.0,)
+    tta = inference.Options(flip=flip, scales=tuple(scales)).tta
     deploy = None
     if tta:
         deploy = caffe.Net(rec.deploy, caffe.TEST)

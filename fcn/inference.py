@@ -486,11 +486,16 @@ class Segmenter:
         InputError for a tile smaller than the net's stride or a scale that is not positive."""
         if any(not (s > 0 and math.isfinite(s)) for s in options.scales):
             raise InputError('--scales: every scale must be positive, not %s' % ','.join(map(str, options.scales)))
-        if options.tile is not None and self.geometry is None:
+        self._check_tile(options.tile)
+
+    def _check_tile(self, tile):
+        """TilingError for a tile asked of a net without a coordinate map, InputError for one smaller
+        than its stride."""
+        if tile is not None and self.geometry is None:
             raise self.untileable
-        if options.tile and options.tile < self.geometry.stride:
+        if tile and tile < self.geometry.stride:
             raise InputError('--tile %d: tiles must keep at least %s\'s stride, %d pixels'
-                             % (options.tile, self.record.name, self.geometry.stride))
+                             % (tile, self.record.name, self.geometry.stride))
 
     def plan(self, h, w, height, width, pixel_bytes, options):
         """How to make the scores of an h x w pass input for a height x width image (pixel_bytes per image
@@ -504,15 +509,10 @@ class Segmenter:
             if need <= self.budget:
                 return Plan('whole', (h, w), need)
             return self._resized(h, w, height, width, pixel_bytes)
+        self._check_tile(options.tile)
         if self.geometry is None:
-            if options.tile is not None:
-                raise self.untileable
             return self._resized(h, w, height, width, pixel_bytes)
-        stride = self.geometry.stride
         if options.tile:
-            if options.tile < stride:
-                raise InputError('--tile %d: tiles must keep at least %s\'s stride, %d pixels'
-                                 % (options.tile, self.record.name, stride))
             need = self._tile_need(options.tile, h, w, height, width, pixel_bytes)
             if need > self.budget:
                 best = self._largest_tile(h, w, height, width, pixel_bytes)
@@ -531,11 +531,16 @@ class Segmenter:
 
     def _largest_tile(self, h, w, height, width, pixel_bytes):
         """The largest kept side (a multiple of the stride, up to the input's) whose tiles fit, or None."""
+        return self._largest_kept(max(h, w), lambda kept: self._tile_need(kept, h, w, height, width, pixel_bytes))
+
+    def _largest_kept(self, side, need):
+        """The largest multiple of the stride, up to `side` rounded up, whose need(kept) fits the budget
+        (a binary search: need grows with kept), or None."""
         stride = self.geometry.stride
-        lo, hi = 0, -(-max(h, w) // stride)
+        lo, hi = 0, -(-side // stride)
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if self._tile_need(mid * stride, h, w, height, width, pixel_bytes) <= self.budget:
+            if need(mid * stride) <= self.budget:
                 lo = mid
             else:
                 hi = mid - 1
@@ -794,21 +799,15 @@ class Segmenter:
                     raise OverBudget('%s: --tile %d needs %s, over the %s budget' % (image, kept, gib(need),
                                                                                  gib(self.budget)))
             else:
-                stride = self.geometry.stride
-                lo, hi = 0, -(-max(height, width) // stride)
-                while lo < hi:
-                    mid = (lo + hi + 1) // 2
-                    if self._window_need(mid * stride, height, width, src.segment_bytes) <= self.budget:
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                if not lo:
+                kept = self._largest_kept(max(height, width),
+                                          lambda k: self._window_need(k, height, width, src.segment_bytes))
+                if kept is None:
+                    stride = self.geometry.stride
                     raise OverBudget('%s: %dx%d pixels read window by window need %s even in tiles of %d, over '
                                      'the %s budget (raise --max-memory)'
                                      % (image, width, height, gib(self._window_need(stride, height, width,
                                                                                     src.segment_bytes)),
                                         stride, gib(self.budget)))
-                kept = lo * stride
             factor = self._preview_factor(height, width)
             preview_rgb = np.zeros((-(-height // factor), -(-width // factor), 3), np.uint8)
             preview = np.zeros(preview_rgb.shape[:2], np.uint8)
