@@ -148,25 +148,29 @@ class Dataset:
         """(image path or None, label path) of a split file's line: an id's files in the layout, or
         a pair's paths (relative to the split file's folder, `base` when it is another, unless
         absolute)."""
-        fields = entry.split()
-        if len(fields) >= 2:
-            base = base or os.path.dirname(self.split_path('train'))
-            image, label = (os.path.join(base, f) for f in fields[:2])
+        pair = self._pair(entry, base)
+        if pair:
+            image, label = pair
             return (image if os.path.isfile(image) else None), label
         return self.image_path(entry), self.label_path(entry)
 
     def entry_key(self, entry):
         """What makes a split file's line one example: its id, or a pair's image path."""
-        fields = entry.split()
-        if len(fields) >= 2:
-            return os.path.normpath(os.path.join(os.path.dirname(self.split_path('train')), fields[0]))
-        return entry
+        pair = self._pair(entry)
+        return os.path.normpath(pair[0]) if pair else entry
 
     def expected_entry_image(self, entry, base=None):
+        pair = self._pair(entry, base)
+        return pair[0] if pair else self.expected_image(entry)
+
+    def _pair(self, entry, base=None):
+        """(image path, label path) of an `image label` line, relative to `base` (default: the split
+        files' folder) unless absolute; None for an id."""
         fields = entry.split()
-        if len(fields) >= 2:
-            return os.path.join(base or os.path.dirname(self.split_path('train')), fields[0])
-        return self.expected_image(entry)
+        if len(fields) < 2:
+            return None
+        base = base or os.path.dirname(self.split_path('train'))
+        return os.path.join(base, fields[0]), os.path.join(base, fields[1])
 
     def image_path(self, example_id):
         """The image of an id (the first of <id>.jpg, .jpeg, .png there is), or None."""
@@ -380,17 +384,19 @@ def check(root, progress=None):
         if named and split != 'train':
             problems.append((path, 'lists %d image(s) of the same file name, which names their predictions: %s'
                              % (len(named), _some(named))))
-    for split in entries:
-        both = sorted(set(map(ds.entry_key, entries['train'])) & set(map(ds.entry_key, entries[split])))
-        if both and split != 'train':
+    def shared(a, b):
+        """The ids of the examples that splits a and b both list."""
+        return [example_id(k) for k in sorted(set(map(ds.entry_key, entries[a])) & set(map(ds.entry_key, entries[b])))]
+
+    for split in [s for s in entries if s != 'train']:
+        both = shared('train', split)
+        if both:
             problems.append((ds.split_path(split), '%d id(s) are in both train and %s: %s'
-                             % (len(both), split, _some([example_id(k) for k in both]))))
-    for split in OPTIONAL_SPLITS:
-        both = sorted(set(map(ds.entry_key, entries['val'])) & set(map(ds.entry_key, entries.get(split, ()))))
+                             % (len(both), split, _some(both))))
+        both = shared('val', split) if split in OPTIONAL_SPLITS else []
         if both:   # best.caffemodel is chosen on val, so these test images score it too kindly
             report.warnings.append((ds.split_path(split), '%d id(s) are in both val and %s, whose score is then '
-                                    'not of unseen images: %s' % (len(both), split,
-                                                                  _some([example_id(k) for k in both]))))
+                                    'not of unseen images: %s' % (len(both), split, _some(both))))
     if not ds.class_names:
         return report
     n = ds.n_classes
