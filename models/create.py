@@ -198,6 +198,7 @@ def augmentation_note(spec):
 
 
 def solver_field(solver, name, default):
+    """The integer field `name` of a solver.prototxt's text, or default where it has none."""
     m = re.search(r'(?m)^%s: (\d+)$' % name, solver)
     return int(m.group(1)) if m else default
 
@@ -218,7 +219,7 @@ def schedule(solver, arch, scratch_like, n_train, batch, epochs=None, iters=None
         iters = math.ceil(Fraction(str(epochs)) * n_train / per_iter)
         why = ': --epochs %g' % epochs
     else:
-        template, images = max_iter(solver), (custom.SCRATCH_TRAIN_IMAGES if scratch_like
+        template, images = solver_field(solver, 'max_iter', None), (custom.SCRATCH_TRAIN_IMAGES if scratch_like
                                               else custom.PAPER_TRAIN_IMAGES)
         iters = math.ceil(Fraction(template * iter_size * n_train, images * per_iter))
         why = (', as many as the from-scratch schedule makes (models/custom.py: %d iterations of 1 image over the '
@@ -236,10 +237,6 @@ def schedule(solver, arch, scratch_like, n_train, batch, epochs=None, iters=None
     return iters, interval, notes
 
 
-def max_iter(solver):
-    return int(re.search(r'(?m)^max_iter: (\d+)$', solver).group(1))
-
-
 SPEC_KEYS = ('arch', 'dataset', 'classes', 'mean', 'scratch', 'width_divisor', 'rename', 'normalize', 'augment',
              'batch', 'class_weights')
 WEIGHTS_FILE = 'class_weights.binaryproto'
@@ -250,8 +247,12 @@ def weights_source(target):
     to the working directory, so inside the repository it is relative to the repository's root,
     where the commands run (as Caffe's own examples name their files from Caffe's root); elsewhere
     it is absolute."""
-    path = os.path.abspath(os.path.join(target, WEIGHTS_FILE))
-    root = os.path.abspath(paths.ROOT)
+    return from_root(os.path.join(target, WEIGHTS_FILE))
+
+
+def from_root(path):
+    """`path` relative to the repository's root when inside it (where the commands run), else absolute."""
+    path, root = os.path.abspath(path), os.path.abspath(paths.ROOT)
     return os.path.relpath(path, root) if path.startswith(root + os.sep) else path
 
 
@@ -301,7 +302,7 @@ def readme(name, title, command, spec, ds, report, record_init, solver, net_arg,
             'net': 'the trained FCN %s, copied layer by layer by name%s' % (
                 record_init.get('net'), '; the score layers are new (suffix %s) and start at zero'
                 % spec['rename'] if spec['rename'] else '')}[record_init['from']]
-    iters = max_iter(solver)
+    iters = solver_field(solver, 'max_iter', None)
     weights = best_weights(name)
     counts = ', '.join('%d %s' % (len(ids), s) for s, ids in report.ids.items())
     slim = (' with every width but the score layers\' divided by %d' % spec['width_divisor']
@@ -331,10 +332,8 @@ def next_steps(net_arg, weights, report):
     """The commands that train, score (on the test split too when the dataset has one) and use the net."""
     steps = ['make train NET=%s' % net_arg, 'python evaluate.py %s --weights %s' % (net_arg, weights)]
     if 'test' in report.ids:
-        test = os.path.abspath(report.dataset.split_path('test'))
-        inside = os.path.commonpath([test, paths.ROOT]) == paths.ROOT     # the commands run from the root
         steps.append('python evaluate.py %s --weights %s --val %s'
-                     % (net_arg, weights, os.path.relpath(test, paths.ROOT) if inside else test))
+                     % (net_arg, weights, from_root(report.dataset.split_path('test'))))
     return steps + ['python infer.py photo.jpg --net %s --weights %s' % (net_arg, weights)]
 
 
