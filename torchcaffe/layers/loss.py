@@ -315,10 +315,13 @@ class InfogainLoss(Layer):
             self.fail('Infogain matrix source must be specified (infogain_loss_param.source, '
                       'or H as a third bottom)')
         array = blobproto_to_array(read_binary(ip.source, caffe_pb2.BlobProto, 'infogain matrix'))
-        if array.size != n_class * n_class:
-            self.fail('H must be %dx%d (%d values) for %d classes, got %d values in %s'
-                      % (n_class, n_class, n_class * n_class, n_class, array.size, os.fspath(ip.source)))
+        self._check_h(n_class, array.size, ' in %s' % os.fspath(ip.source))
         self.h = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(mode.device())
+
+    def _check_h(self, n_class, size, where):
+        if size != n_class * n_class:
+            self.fail('H must be %dx%d (%d values) for %d classes, got %d values%s'
+                      % (n_class, n_class, n_class * n_class, n_class, size, where))
 
     def allow_force_backward(self, bottom_index):
         return bottom_index != 1     # LossLayer's: so force_backward reaches H, which Caffe then refuses
@@ -328,9 +331,8 @@ class InfogainLoss(Layer):
         outer, inner = _outer_inner(x.shape, self.axis)
         n_class = x.shape[self.axis]
         check_loss_bottoms(self, bottoms)      # LossLayer::Reshape's check, which InfogainLoss inherits
-        if len(bottoms) == 3 and bottoms[2].numel() != n_class * n_class:
-            self.fail('H must be %dx%d (%d values) for %d classes, got %d values'
-                      % (n_class, n_class, n_class * n_class, n_class, bottoms[2].numel()))
+        if len(bottoms) == 3:
+            self._check_h(n_class, bottoms[2].numel(), '')
         if x.device.type == 'meta':
             return [x.new_empty(()), torch.empty_like(x)][:len(self.param.top)]
         if label.requires_grad:
