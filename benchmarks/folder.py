@@ -43,16 +43,9 @@ def _weights(net, folder):
     rec = records.get(net)
     try:
         return fw.locate(rec.name, None)
-    except Exception:     # no published weights here: random ones, saved once
-        import torchcaffe as caffe
-        n = caffe.Net(rec.deploy, caffe.TEST)
-        rng = np.random.default_rng(0)
-        for params in n.params.values():
-            for p in params:
-                p.data[...] = rng.standard_normal(p.data.shape, dtype=np.float32) * np.float32(0.01)
-        path = os.path.join(folder, net + '.caffemodel')
-        n.save(path)
-        return path
+    except Exception:     # no published weights here: random ones (benchmarks.tiles), saved once
+        from benchmarks.tiles import he_weights
+        return he_weights(rec.deploy, os.path.join(folder, net + '.caffemodel'))
 
 
 def run_one(net, mode, images, reps):
